@@ -1,0 +1,146 @@
+"""Build the site with `mkdocs build --strict` and look at the HTML it produced: a build can
+pass while a page is broken (raw JSON, unrendered fences, a third-party script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tools.docs_pages import DOCS, ROOT, pages, scan_fences
+
+pytestmark = pytest.mark.site
+SITE_PATH = re.search(r"^site_url: https?://[^/]+(/.*)$", (ROOT / "mkdocs.yml").read_text(), re.M).group(1)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING")]
+    assert not warnings, warnings
+    return out
+
+
+class Page(HTMLParser):
+    """The parts of a built page we check."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.lang, self.ids, self.loads, self.alternates = None, [], [], {}
+        self.heading_ids, self.classes = [], []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang")
+        if tag in ("h1", "h2", "h3", "h4") and a.get("id"):
+            self.heading_ids.append(a["id"])
+        if tag == "script" and a.get("src"):
+            self.loads.append(a["src"])
+        if tag == "link" and a.get("rel") in ("stylesheet", "preload", "icon") and a.get("href"):
+            self.loads.append(a["href"])
+        if tag == "img" and a.get("src"):
+            self.loads.append(a["src"])
+        if tag == "a" and a.get("hreflang"):
+            self.alternates[a["hreflang"]] = a["href"]
+        if a.get("class"):
+            self.classes.append(a["class"])
+
+
+def built(site: Path, page: Path) -> Path:
+    lang, *rest = page.relative_to(DOCS).with_suffix("").parts
+    if rest[-1] == "index":
+        rest = rest[:-1]
+    base = site if lang == "ko" else site / lang
+    return base.joinpath(*rest, "index.html")
+
+
+ALL = [p for lang in ("ko", "en") for p in pages(lang)]
+ids = [str(p.relative_to(DOCS)) for p in ALL]
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_page_is_built_in_its_language(site, page):
+    html = built(site, page)
+    assert html.exists(), f"{page.relative_to(ROOT)} was not built to {html.relative_to(site)}"
+    assert Page(html.read_text(encoding="utf-8")).lang == page.relative_to(DOCS).parts[0]
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_language_switcher_lands_on_the_same_page(site, page):
+    html = built(site, page)
+    alternates = Page(html.read_text(encoding="utf-8")).alternates
+    assert set(alternates) == {"ko", "en"}
+    for lang, href in alternates.items():
+        if href.startswith("/"):  # absolute links are under site_url's path
+            href = os.path.relpath(site / href.removeprefix(SITE_PATH), html.parent)
+        target = (html.parent / href).resolve() / "index.html"
+        twin = DOCS.joinpath(lang, *page.relative_to(DOCS).parts[1:])
+        assert target == built(site, twin).resolve(), f"{lang} link {href} on {html}"
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_nothing_is_loaded_from_another_host(site, page):
+    text = built(site, page).read_text(encoding="utf-8")
+    remote = [u for u in Page(text).loads if re.match(r"^(https?:)?//", u)]
+    assert not remote, remote
+    assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
+    # Material fetches star counts from api.github.com for this component (overrides/)
+    assert 'data-md-component="source"' not in text
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_code_blocks_are_rendered(site, page):
+    text = built(site, page).read_text(encoding="utf-8")
+    fences = scan_fences(page)
+    parsed = Page(text)
+    python = sum(1 for f in fences if f.info == "python")
+    rendered = sum(1 for c in parsed.classes if c.split()[0] == "language-python")
+    assert rendered == python, f"{python} python fences on the page, {rendered} rendered"
+    article = text.split('<article', 1)[1].split("</article>", 1)[0]
+    visible = re.sub(r"<[^>]+>", "", article)
+    leftovers = [line for line in visible.splitlines() if re.match(r"^\s*(```|~~~|!!! |=== \")", line)]
+    assert not leftovers, f"Markdown left unrendered: {leftovers[:3]}"
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_diagrams_use_our_own_mermaid(site, page):
+    text = built(site, page).read_text(encoding="utf-8")
+    has_diagram = 'class="mermaid"' in text
+    assert has_diagram == any(f.info == "mermaid" for f in scan_fences(page))
+    assert ("mermaid-11.17.2.min.js" in text) == has_diagram  # only where needed
+
+
+def test_korean_headings_get_readable_anchors(site):
+    for page in pages("ko"):
+        heading_ids = Page(built(site, page).read_text(encoding="utf-8")).heading_ids
+        assert not [i for i in heading_ids if re.fullmatch(r"_\d*", i)], heading_ids
+    intro = Page((site / "intro" / "index.html").read_text(encoding="utf-8"))
+    assert "실행하며-정의define-by-run" in intro.heading_ids
+
+
+def test_theme_features_and_versioning_are_on(site):
+    text = (site / "index.html").read_text(encoding="utf-8")
+    for feature in ("content.code.copy", "content.code.annotate", "search.highlight"):
+        assert f'"{feature}"' in text
+    assert '"provider": "mike"' in text
+    assert 'href="https://github.com/' in text and "/edit/main/docs/ko/index.md" in text
+    assert "__palette_1" in text  # the light/dark toggle
+
+
+def test_search_index_has_both_languages(site):
+    index = json.dumps(json.loads((site / "search" / "search_index.json").read_text()), ensure_ascii=False)
+    assert "설치 확인" in index and "Checking the install" in index

@@ -1,0 +1,156 @@
+"""What the docs pages contain: pages per language, their fences, and their runnable units.
+
+Runnable units come from pytest-codeblocks' own parser (`extract_from_file`), so what we
+extract, count and compare is exactly what `pytest --codeblocks` runs. The small fence
+scanner here exists only to see what that parser ignores (`~~~` fences, `py`, titles…),
+which is the point of the fence guard.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_codeblocks import extract_from_file
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+LANGS = ("ko", "en")  # ko is the source language; en must mirror it
+
+RUN = {"python", "sh", "bash"}  # exactly what pytest-codeblocks executes
+# Fences that are never run. "{.python .no-run}" shows Python code that must not run in
+# tests (downloads, GPU-only steps); the page says why next to it.
+NON_RUN = {"text", "console", "mermaid", "yaml", "toml", "json", "ini", "diff"}
+NO_RUN_CLASS = re.compile(r"^\{\s*\.(python|sh|bash)\s+\.no-run\s*\}$")
+MARKER = re.compile(r"^<!--[-\s]*(pytest-codeblocks:|pytest\.mark\.)(.*?)[-\s]*-->$")
+ALLOWED_MARKERS = {"cont", "expected-output"}
+OPEN_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
+
+
+class DocsError(Exception):
+    """A problem in a page, reported as `path:line: message`."""
+
+    def __init__(self, path: Path, line: int, message: str):
+        super().__init__(f"{rel(path)}:{line}: {message}")
+
+
+@dataclass
+class Fence:
+    line: int
+    info: str
+    kind: str  # run | output | non-run
+    cont: bool = False  # chained to the previous unit with <!--pytest-codeblocks:cont-->
+
+
+def rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def pages(lang: str = "ko") -> list[Path]:
+    return sorted((DOCS / lang).rglob("*.md"))
+
+
+def twin(page: Path, lang: str) -> Path:
+    """The same page in another language."""
+    rest = page.relative_to(DOCS).parts[1:]
+    return DOCS.joinpath(lang, *rest)
+
+
+def scan_fences(page: Path) -> list[Fence]:
+    """Every fence of a page, classified; raises DocsError on anything that would be
+    skipped silently or that we don't know as never-run."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    fences: list[Fence] = []
+    pending = None  # marker waiting for its fence: (keyword, line)
+    i = 0
+    while i < len(lines):
+        text = lines[i].strip()
+        n = i + 1
+        m = MARKER.match(text)
+        if m:
+            prefix, keyword = m.groups()
+            if prefix != "pytest-codeblocks:" or keyword not in ALLOWED_MARKERS:
+                raise DocsError(
+                    page,
+                    n,
+                    f"marker {text!r} is not allowed here; use "
+                    "<!--pytest-codeblocks:cont--> or <!--pytest-codeblocks:expected-output--> "
+                    "(no skips: a block that can't run in tests goes in a {.python .no-run} fence)",
+                )
+            pending = (keyword, n)
+            i += 1
+            continue
+        if text.startswith("<!--") and "pytest" in text:
+            raise DocsError(page, n, f"malformed pytest-codeblocks marker {text!r}")
+        f = OPEN_FENCE.match(lines[i])
+        if not f:
+            if text and pending:
+                raise DocsError(page, pending[1], "a marker must be followed by a fence")
+            i += 1
+            continue
+        ticks, info = f.group(2), f.group(3).strip()
+        if ticks[0] == "~":
+            raise DocsError(page, n, "~~~ fences are invisible to pytest-codeblocks; use ```")
+        keyword = pending[0] if pending else None
+        if keyword == "expected-output":
+            if info != "text":
+                raise DocsError(page, n, f"an expected-output fence must be ```text, not ```{info}")
+            kind = "output"
+        elif info in RUN:
+            kind = "run"
+        elif keyword == "cont":
+            raise DocsError(page, n, f"<!--pytest-codeblocks:cont--> before a ```{info} fence")
+        elif info in NON_RUN or NO_RUN_CLASS.match(info):
+            kind = "non-run"
+        else:
+            raise DocsError(
+                page,
+                n,
+                f"fence ```{info} would be skipped silently by pytest-codeblocks; "
+                "run it with ```python (no title, no options) or mark it "
+                "```{.python .no-run} with the reason in the text",
+            )
+        if keyword == "cont" and info != "python":
+            raise DocsError(page, n, "only ```python blocks can continue a unit")
+        fences.append(Fence(n, info, kind, keyword == "cont"))
+        pending = None
+        # skip to the closing fence
+        i += 1
+        while i < len(lines):
+            s = lines[i].lstrip()
+            if s.startswith(ticks[0] * len(ticks)) and not s.strip(ticks[0]).strip():
+                break
+            i += 1
+        else:
+            raise DocsError(page, n, "fence is never closed")
+        i += 1
+    if pending:
+        raise DocsError(page, pending[1], "a marker at the end of the page has no fence")
+    return fences
+
+
+def units(page: Path) -> list:
+    """pytest-codeblocks' runnable units of a page (cont already merged), python only."""
+    scan_fences(page)  # fails first with a page:line message on anything malformed
+    try:
+        blocks = extract_from_file(page)
+    except RuntimeError as e:
+        raise DocsError(page, 0, f"pytest-codeblocks cannot parse this page: {e}") from e
+    return [b for b in blocks if b.syntax == "python"]
+
+
+def heading_before(page: Path, line: int) -> str:
+    """Text of the last Markdown heading above `line` (1-based)."""
+    title, in_fence = page.stem, False
+    for text in page.read_text(encoding="utf-8").splitlines()[: line - 1]:
+        if text.lstrip().startswith("```"):
+            in_fence = not in_fence
+            continue
+        m = re.match(r"^#{1,6}\s+(.*?)\s*(\{.*\})?\s*$", text)
+        if m and not in_fence:
+            title = m.group(1)
+    return title
