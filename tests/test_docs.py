@@ -82,3 +82,15 @@ def test_hand_written_snippets_are_used_by_a_page():
 def test_snippet_paths_named_on_pages_exist():
     named = {m for p in ALL_PAGES for m in re.findall(r"snippets/[\w./-]+\.py", p.read_text(encoding="utf-8"))}
     assert not [n for n in named if not (ROOT / n).exists()]
+
+
+def test_every_figure_is_saved_by_its_page_and_shown_in_both_languages():
+    from tools.figures import FIGURES
+
+    for png in sorted(FIGURES.rglob("*.png")) if FIGURES.exists() else []:
+        chapter = png.parent.relative_to(FIGURES).as_posix()
+        for lang in LANGS:
+            page = DOCS / lang / f"{chapter}.md"
+            text = page.read_text(encoding="utf-8") if page.exists() else ""
+            assert f'"{png.name}"' in text, f"no block on {page.relative_to(ROOT)} saves {png.name}"
+            assert f"figures/{chapter}/{png.name})" in text, f"{page.relative_to(ROOT)} does not show {png.name}"

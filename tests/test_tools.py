@@ -55,7 +55,6 @@ def docs_tree(tmp_path, monkeypatch):
         (docs / lang).mkdir(parents=True)
         (docs / lang / "chapter.md").write_text(GOOD, encoding="utf-8")
     monkeypatch.setattr(docs_pages, "DOCS", docs)
-    monkeypatch.setattr(extract_snippets, "DOCS", docs)
     monkeypatch.setattr(extract_snippets, "SNIPPETS", snippets)
     monkeypatch.setattr(extract_snippets, "ROOT", tmp_path)
     return docs, snippets
@@ -120,3 +119,32 @@ def test_require_cuda_refuses_to_pass_without_cuda():
     proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_snippets.py", "-q"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "REQUIRE_CUDA=1" in proc.stderr + proc.stdout
+
+
+def test_a_stale_figure_is_reported(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tools import figures
+
+    def draw(path, slope):
+        fig, ax = plt.subplots(figsize=(3, 2), dpi=60)
+        ax.plot([0, 1], [0, slope])
+        fig.savefig(path)
+        plt.close(fig)
+
+    docs = tmp_path / "docs"
+    (docs / "ko").mkdir(parents=True)
+    monkeypatch.setattr(docs_pages, "DOCS", docs)
+    monkeypatch.setattr(figures, "FIGURES", docs / "assets" / "figures")
+    monkeypatch.setattr(figures, "DOCS", docs)
+    page, work = docs / "ko" / "chapter.md", tmp_path / "work"
+    work.mkdir()
+    draw(work / "fit.png", 1.0)
+    assert "not stored" in figures.check(page, work)[0]
+    figures.store(page, work)
+    assert figures.check(page, work) == []
+    draw(work / "fit.png", -1.0)
+    assert "stale" in figures.check(page, work)[0]

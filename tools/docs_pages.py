@@ -54,6 +54,14 @@ def pages(lang: str = "ko") -> list[Path]:
     return sorted((DOCS / lang).rglob("*.md"))
 
 
+def chapter(page: Path) -> str:
+    """A page's name without language and .md: "intro", "how-to/data"; the home page is "home"."""
+    parts = list(page.relative_to(DOCS).with_suffix("").parts[1:])
+    if parts == ["index"]:
+        return "home"
+    return "/".join(parts)
+
+
 def twin(page: Path, lang: str) -> Path:
     """The same page in another language."""
     rest = page.relative_to(DOCS).parts[1:]

@@ -2,6 +2,8 @@
 
 - docs/*.md code blocks run with plain `pytest` (turns on pytest-codeblocks' --codeblocks);
 - no network: a test that tries an outbound connection fails, naming the host;
+- docs python blocks run in a fresh temporary directory (like the snippet runner), and a
+  PNG they save must match the stored figure (tools/figures.py);
 - REQUIRE_CUDA=1 (`make test-gpu`): stop at once unless CUDA is really there;
 - a closing summary of the docs' fences, so "0 silently skipped" is a number.
 """
@@ -9,7 +11,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +23,7 @@ from tools import no_network
 
 def pytest_configure(config):
     no_network.install()
+    os.environ.setdefault("MPLBACKEND", "Agg")  # figures are saved, never shown
     if hasattr(config.option, "codeblocks"):
         config.option.codeblocks = True
     if os.environ.get("REQUIRE_CUDA") == "1":
@@ -30,10 +36,28 @@ def pytest_configure(config):
             )
 
 
+def is_docs_python(item) -> bool:
+    return item.path.suffix == ".md" and getattr(getattr(item, "obj", None), "syntax", None) == "python"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     before = len(no_network.BLOCKED)
-    result = yield
+    if not is_docs_python(item):
+        result = yield
+    else:
+        from tools import figures
+
+        home, workdir = os.getcwd(), tempfile.mkdtemp(prefix="docs-block-")
+        os.chdir(workdir)
+        try:
+            result = yield
+            stale = figures.check(Path(item.path), Path(workdir))
+            if stale:
+                pytest.fail(f"{item.path.name}, {item.name}: " + "; ".join(stale), pytrace=False)
+        finally:
+            os.chdir(home)
+            shutil.rmtree(workdir, ignore_errors=True)
     tried = no_network.BLOCKED[before:]
     if tried:
         pytest.fail("this test tried to reach the network: " + "; ".join(tried), pytrace=False)

@@ -2,11 +2,12 @@
 
     python tools/update_outputs.py [docs/ko/tensors.md ...]   # default: every page
 
-For each unit followed by <!--pytest-codeblocks:expected-output-->, the unit is run the
-way pytest-codeblocks runs it (exec in a fresh namespace, stdout captured, repo root as
-working directory) and the ```text fence after the marker is replaced with what it printed.
-The Korean page is run; its English twin gets the same outputs (the code is identical).
-Nothing is written unless every unit of a page ran.
+Every unit of the page is run the way our pytest setup runs it (exec in a fresh namespace,
+stdout captured, a fresh temporary working directory). The ```text fence after each
+<!--pytest-codeblocks:expected-output--> marker is replaced with what its unit printed, and
+every PNG a unit saved is stored as a figure (tools/figures.py). The Korean page is run;
+its English twin gets the same outputs (the code is identical). Nothing is written unless
+every unit of the page ran.
 """
 
 from __future__ import annotations
@@ -14,20 +15,27 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import figures  # noqa: E402
 from tools.docs_pages import ROOT, DocsError, pages, rel, twin, units  # noqa: E402
 
 MARKER = "<!--pytest-codeblocks:expected-output-->"
 
 
-def run_unit(code: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "<docs block>", "exec"), {"__MODULE__": "__main__"})
+def run_unit(code: str, workdir: Path) -> str:
+    out, home = io.StringIO(), os.getcwd()
+    os.chdir(workdir)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "<docs block>", "exec"), {"__MODULE__": "__main__"})
+    finally:
+        os.chdir(home)
     return out.getvalue()
 
 
@@ -57,13 +65,23 @@ def replace_outputs(page: Path, outputs: list[str]) -> str:
 
 
 def update(page: Path) -> None:
-    shown = [u for u in units(page) if u.expected_output is not None]
-    outputs = []
-    for u in shown:
-        try:
-            outputs.append(run_unit(u.code))
-        except Exception:
-            raise DocsError(page, u.lineno, "block failed:\n" + traceback.format_exc()) from None
+    shown, outputs, workdirs = [], [], []
+    try:
+        for u in units(page):
+            workdirs.append(Path(tempfile.mkdtemp(prefix="docs-block-")))
+            try:
+                printed = run_unit(u.code, workdirs[-1])
+            except Exception:
+                raise DocsError(page, u.lineno, "block failed:\n" + traceback.format_exc()) from None
+            if u.expected_output is not None:
+                shown.append(u)
+                outputs.append(printed)
+        for w in workdirs:
+            for fig in figures.store(page, w):
+                print(f"stored figure {rel(fig)}")
+    finally:
+        for w in workdirs:
+            shutil.rmtree(w, ignore_errors=True)
     for target in (page, twin(page, "en")):
         if not target.exists():
             continue
@@ -76,6 +94,7 @@ def update(page: Path) -> None:
 
 def main(argv: list[str]) -> int:
     os.chdir(ROOT)
+    os.environ.setdefault("MPLBACKEND", "Agg")
     todo = [Path(a).resolve() for a in argv] or pages("ko")
     for page in todo:
         if "/docs/ko/" not in page.as_posix():

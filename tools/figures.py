@@ -1,0 +1,61 @@
+"""Figures on the pages are PNGs that the pages' own blocks save into their working
+directory; they are kept under docs/assets/figures/<chapter>/ and must match a fresh run.
+
+tools/update_outputs.py stores them; the pytest plugin compares every PNG a docs block
+saves with the stored one, so a figure that no longer matches its code fails a test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tools.docs_pages import DOCS, chapter
+
+FIGURES = DOCS / "assets" / "figures"
+REGENERATE = "run `make outputs` to regenerate it"
+
+
+def figure_dir(page: Path) -> Path:
+    return FIGURES / chapter(page)
+
+
+def produced(workdir: Path) -> list[Path]:
+    return sorted(Path(workdir).glob("*.png"))
+
+
+def store(page: Path, workdir: Path) -> list[Path]:
+    out = []
+    for png in produced(workdir):
+        target = figure_dir(page) / png.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or difference(png, target) is not None:
+            shutil.copyfile(png, target)
+        out.append(target)
+    return out
+
+
+def difference(new: Path, stored: Path) -> str | None:
+    """None when the two PNGs show the same picture. Bytes first; otherwise pixels, with
+    room for the last-bit float differences between CPUs that move a few edge pixels."""
+    if new.read_bytes() == stored.read_bytes():
+        return None
+    import matplotlib.image
+    import numpy as np
+
+    a, b = matplotlib.image.imread(new), matplotlib.image.imread(stored)
+    if a.shape != b.shape:
+        return f"size {a.shape[1]}x{a.shape[0]} != stored {b.shape[1]}x{b.shape[0]}"
+    changed = float(np.mean(np.abs(a - b).max(axis=-1) > 0.25))
+    return None if changed < 0.0005 else f"{changed:.2%} of the pixels differ"
+
+
+def check(page: Path, workdir: Path) -> list[str]:
+    problems = []
+    for png in produced(workdir):
+        stored = figure_dir(page) / png.name
+        if not stored.exists():
+            problems.append(f"{png.name} is not stored under {stored.parent.relative_to(DOCS.parent)}: {REGENERATE}")
+        elif (diff := difference(png, stored)) is not None:
+            problems.append(f"{stored.relative_to(DOCS.parent)} is stale ({diff}): {REGENERATE}")
+    return problems
