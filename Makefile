@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help install serve test test-gpu build snippets outputs bench version clean
+.PHONY: help install test-torch browser serve test test-gpu build snippets outputs bench publish-local version clean
 
 help:
 	@echo "make serve     set up .venv and serve the site on http://127.0.0.1:8000"
@@ -17,6 +17,9 @@ help:
 	@echo "make outputs   rewrite the outputs shown on the pages from a real run"
 	@echo "make bench     time each chapter's code, the test suite and the site build"
 	@echo "make build     mkdocs build --strict into site/"
+	@echo "make publish-local  mike deploy into a local bare repo and serve it on 127.0.0.1:8001"
+	@echo "make test-torch TORCH=2.15.0 TORCHVISION=0.30.0   the CPU suite against another torch"
+	@echo "                (TORCH=newest: the newest releases); uses its own .venv-torch"
 
 install: $(STAMP)
 
@@ -30,7 +33,20 @@ $(STAMP): requirements.txt
 serve: $(STAMP)
 	$(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
 
-test: $(STAMP)
+# The browser tests drive a real Chromium: $CHROMIUM, else Debian's chromium (installed
+# with apt when we are root, with a CJK font for the Korean screenshots), else
+# Playwright's own build (downloaded on machines that can reach its CDN).
+browser: $(STAMP)
+	@[ -n "$$CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || \
+	      { echo "error: apt-get could not install chromium; set CHROMIUM=/path/to/chromium"; exit 1; }; \
+	  else \
+	    $(PY) -m playwright install chromium || \
+	      { echo "error: no Chromium found: install Debian's chromium package or set CHROMIUM=/path/to/chromium"; exit 1; }; \
+	  fi; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest
 
 # The GPU machine may have torch preinstalled and no network: `make test-gpu PY=python3`
@@ -50,6 +66,20 @@ outputs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+publish-local: $(STAMP)
+	$(PY) tools/publish_local.py --older 2.13
+
+# Try a torch release before bumping the pins: a separate venv with the pins, then torch
+# and torchvision replaced (the two must match: see pytorch.org's compatibility table).
+TORCH_VENV := .venv-torch
+test-torch:
+	@[ -n "$(TORCH)" ] || { echo "error: give TORCH=X.Y.Z (and TORCHVISION=A.B.C) or TORCH=newest"; exit 1; }
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install --quiet -r requirements.txt
+	$(TORCH_VENV)/bin/pip install --quiet --upgrade $(if $(filter newest,$(TORCH)),torch torchvision,torch==$(TORCH) $(if $(TORCHVISION),torchvision==$(TORCHVISION),torchvision))
+	$(TORCH_VENV)/bin/python -c 'import torch, torchvision; print("testing with torch", torch.__version__, "torchvision", torchvision.__version__)'
+	$(TORCH_VENV)/bin/python -m pytest -m "not browser" -p no:cacheprovider
 
 # The site's version name for mike: the torch minor release pinned in requirements.txt.
 version:

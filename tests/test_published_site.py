@@ -1,0 +1,250 @@
+"""The site as readers get it: published with mike (two versions) into a local bare git
+repository, served over HTTP on 127.0.0.1, and used in a real Chromium (Playwright).
+
+Screenshots of the home page and one chapter, in both languages and both palettes, are
+saved under build/screenshots/ (the workflow uploads them).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import threading
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import pytest
+
+from tools import publish_local
+from tools.docs_pages import DOCS, ROOT, chapter, pages
+
+pytestmark = pytest.mark.browser
+OLDER = "2.13"
+VERSION = publish_local.torch_minor()
+SHOTS = ROOT / "build" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    port = free_port()
+    www = publish_local.publish(tmp_path_factory.mktemp("publish"), port, OLDER)
+    handler = functools.partial(QuietHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}/", www
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def url_of(page: Path) -> str:
+    """Path of a page inside a version folder: intro/, en/intro/, ''."""
+    lang = page.relative_to(DOCS).parts[0]
+    name = chapter(page)
+    path = "" if name == "home" else f"{name}/"
+    return path if lang == "ko" else f"en/{path}"
+
+
+# ---- publishing (no browser needed) ----
+
+def test_versions_json_lists_both_versions(published):
+    base, _ = published
+    versions = json.load(urllib.request.urlopen(base + "versions.json"))
+    assert {v["version"] for v in versions} == {VERSION, OLDER}
+    assert next(v for v in versions if v["version"] == VERSION)["aliases"] == ["latest"]
+
+
+def test_root_redirects_to_latest(published):
+    base, _ = published
+    html = urllib.request.urlopen(base).read().decode()
+    assert 'url=latest/' in html and 'window.location.replace(\n      "latest/"' in html
+
+
+def test_switcher_stays_inside_the_version(published):
+    base, _ = published
+    for page in pages("ko") + pages("en"):
+        url = f"{base}{VERSION}/{url_of(page)}"
+        html = urllib.request.urlopen(url).read().decode()
+        for href, lang in re.findall(r'<a href="([^"]*)" hreflang="(\w+)"', html):
+            target = urljoin(url, href)
+            twin = DOCS.joinpath(lang, *page.relative_to(DOCS).parts[1:])
+            assert target == f"{base}{VERSION}/{url_of(twin)}", (url, lang, href)
+            assert urllib.request.urlopen(target).status == 200
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"])
+        if tag in ("img", "script") and a.get("src"):
+            self.hrefs.append(a["src"])
+        if tag == "link" and a.get("href"):
+            self.hrefs.append(a["href"])
+
+
+def test_no_broken_internal_links_or_anchors(published):
+    _, www = published
+    broken, parsed = [], {}
+
+    def parse(path: Path) -> Links:
+        if path not in parsed:
+            parsed[path] = Links()
+            parsed[path].feed(path.read_text(encoding="utf-8"))
+        return parsed[path]
+
+    for version in (VERSION, "latest"):
+        for html in sorted((www / version).rglob("*.html")):
+            for href in parse(html).hrefs:
+                if re.match(r"^(https?:|mailto:|//|data:)", href):
+                    continue
+                path, anchor = urldefrag(href)
+                target = (html.parent / urlsplit(path).path).resolve() if path else html
+                if target.is_dir():
+                    target = target / "index.html"
+                if not target.exists():
+                    broken.append(f"{html.relative_to(www)}: {href}")
+                elif anchor and target.suffix == ".html" and anchor not in parse(target).ids:
+                    broken.append(f"{html.relative_to(www)}: {href} (no such anchor)")
+    assert not broken, "\n".join(broken[:20])
+
+
+# ---- in a real browser ----
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    exe = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe,  # None: Playwright's own browser, where one is installed
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def tab(browser, published):
+    """A page that records console errors and refuses any host but 127.0.0.1."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=published[0].rstrip("/"))
+    page = context.new_page()
+    page.errors, page.foreign = [], []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+
+    def route(r):
+        if urlsplit(r.request.url).hostname in ("127.0.0.1", None):
+            return r.continue_()
+        page.foreign.append(r.request.url)
+        return r.abort()
+
+    page.route("**/*", route)
+    yield page
+    context.close()
+
+
+ALL = pages("ko") + pages("en")
+
+
+@pytest.mark.parametrize("page", ALL, ids=[str(p.relative_to(DOCS)) for p in ALL])
+def test_page_loads_clean(tab, published, page):
+    base, _ = published
+    tab.goto(f"{base}{VERSION}/{url_of(page)}", wait_until="networkidle")
+    assert tab.locator("article h1").count() == 1
+    assert not tab.errors, tab.errors
+    assert not tab.foreign, f"requests to other hosts: {tab.foreign}"
+
+
+def search(tab, url: str, query: str) -> list[str]:
+    tab.goto(url, wait_until="networkidle")
+    tab.locator("label.md-search__icon, .md-search__input").first.click()
+    tab.fill("input.md-search__input", query)
+    tab.wait_for_selector(".md-search-result__item", timeout=10_000)
+    return [a.get_attribute("href") for a in tab.locator(".md-search-result__link").all()]
+
+
+@pytest.mark.parametrize("lang, query, expected", [
+    ("ko", "텐서", "tensors/"),
+    ("ko", "자동 미분", "autograd/"),
+    ("en", "tensor", "en/tensors/"),
+])
+def test_search_finds_the_chapter(tab, published, lang, query, expected):
+    base, _ = published
+    start = f"{base}{VERSION}/" + ("" if lang == "ko" else "en/")
+    hrefs = search(tab, start, query)
+    assert any(urljoin(start, h).split("#")[0] == f"{base}{VERSION}/{expected}" for h in hrefs), hrefs
+
+
+def test_language_switcher_round_trip(tab, published):
+    base, _ = published
+    tab.goto(f"{base}{VERSION}/intro/", wait_until="networkidle")
+    tab.locator(".md-header__option .md-select").first.hover()
+    tab.click("a[hreflang=en]")
+    tab.wait_for_url(f"{base}{VERSION}/en/intro/")
+    tab.locator(".md-header__option .md-select").first.hover()
+    tab.click("a[hreflang=ko]")
+    tab.wait_for_url(f"{base}{VERSION}/intro/")
+
+
+def test_version_selector_switches_versions(tab, published):
+    base, _ = published
+    tab.goto(f"{base}{VERSION}/intro/", wait_until="networkidle")
+    selector = tab.locator(".md-version")
+    selector.wait_for(timeout=10_000)
+    assert VERSION in selector.inner_text()
+    tab.locator(".md-version__current").hover()
+    tab.click(f".md-version__link:has-text('{OLDER}')")
+    tab.wait_for_url(re.compile(rf"{re.escape(base)}{OLDER}/intro/"))
+
+
+def test_copy_button_copies_the_exact_code(tab, published):
+    base, _ = published
+    tab.goto(f"{base}{VERSION}/intro/", wait_until="networkidle")
+    first_python = tab.locator(".language-python").first
+    first_python.hover()
+    first_python.locator("button.md-clipboard").click()
+    copied = tab.evaluate("navigator.clipboard.readText()")
+    source = (DOCS / "ko" / "intro.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", source, re.S).group(1)
+    assert copied.strip("\n") == block.strip("\n")
+
+
+def test_palette_toggle_and_screenshots(tab, published):
+    base, _ = published
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for path in ("", "intro/", "en/", "en/intro/"):
+        tab.goto(f"{base}{VERSION}/{path}", wait_until="networkidle")
+        lang = "en" if path.startswith("en/") else "ko"
+        name = f"{path.removeprefix('en/').strip('/') or 'home'}-{lang}"
+        schemes = []
+        for palette in ("light", "dark"):
+            schemes.append(tab.evaluate("document.body.getAttribute('data-md-color-scheme')"))
+            tab.screenshot(path=str(SHOTS / f"{name}-{palette}.png"), full_page=False)
+            tab.locator("form[data-md-component=palette] label:visible").first.click()
+            tab.wait_for_timeout(200)
+        assert schemes[0] != schemes[1], schemes
