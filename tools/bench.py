@@ -20,15 +20,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.docs_pages import DOCS, ROOT, pages, units  # noqa: E402
 
+# Each unit runs in its own empty working directory, as in the tests.
 RUNNER = r"""
-import contextlib, io, json, sys, time
+import contextlib, io, json, os, sys, tempfile, time
 t0 = time.perf_counter(); import torch; start = time.perf_counter() - t0
 times = []
 for code in json.load(sys.stdin):
-    t = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(code, "<docs block>", "exec"), {"__MODULE__": "__main__"})
-    times.append(time.perf_counter() - t)
+    with tempfile.TemporaryDirectory() as workdir:
+        os.chdir(workdir)
+        t = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, "<docs block>", "exec"), {"__MODULE__": "__main__"})
+        times.append(time.perf_counter() - t)
+        os.chdir("/")
 print(json.dumps({"start": start, "units": times}))
 """
 
@@ -43,7 +47,8 @@ def main() -> int:
             continue
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(codes),
-                              capture_output=True, text=True, cwd=ROOT)
+                              capture_output=True, text=True, cwd=ROOT,
+                              env=dict(os.environ, MPLBACKEND="Agg"))
         wall = time.perf_counter() - t
         if proc.returncode:
             print(f"{page.relative_to(DOCS)} failed:\n{proc.stderr}", file=sys.stderr)
