@@ -28,8 +28,13 @@ COMMAND = "make snippets"
 
 
 def slug(title: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-    return s[:40].rstrip("-") or "block"
+    words = re.sub(r"[^a-z0-9]+", " ", title.lower()).split()
+    name = ""
+    for w in words:  # whole words, at most ~40 characters
+        if name and len(name) + 1 + len(w) > 40:
+            break
+        name = f"{name}-{w}" if name else w
+    return name[:40] or "block"
 
 
 def chapter_dir(page: Path) -> Path:
