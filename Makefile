@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
+# executed notebooks are cached per requirements.txt (tools/docs_pages.py: notebook_cache_dir)
+export NOTEBOOK_CACHE := $(CURDIR)/.cache/mkdocs-jupyter-$(shell sha256sum requirements.txt | cut -c1-12)
 
 .PHONY: help install test-torch browser serve test test-gpu build snippets outputs bench publish-local version clean
 
@@ -13,7 +15,7 @@ help:
 	@echo "make serve     set up .venv and serve the site on http://127.0.0.1:8000"
 	@echo "make test      set up .venv and run every check CI runs"
 	@echo "make test-gpu  run every snippet on CUDA (REQUIRE_CUDA=1); fails without a GPU"
-	@echo "make snippets  regenerate snippets/ from the pages"
+	@echo "make snippets  regenerate snippets/ and the notebooks from the pages"
 	@echo "make outputs   rewrite the outputs shown on the pages from a real run"
 	@echo "make bench     time each chapter's code, the test suite and the site build"
 	@echo "make build     mkdocs build --strict into site/"
@@ -52,17 +54,19 @@ test: $(STAMP) browser
 # The GPU machine may have torch preinstalled and no network: `make test-gpu PY=python3`
 # uses that interpreter as it is; the default sets up .venv like `make test`.
 test-gpu: $(if $(filter $(VENV)/bin/python,$(PY)),$(STAMP))
-	REQUIRE_CUDA=1 $(PY) -m pytest -p no:cacheprovider tests/test_snippets.py
+	REQUIRE_CUDA=1 $(PY) -m pytest -p no:cacheprovider tests/test_snippets.py tests/test_notebooks.py
 
 build: $(STAMP)
 	$(PY) -m mkdocs build --strict
 
 snippets: $(STAMP)
 	$(PY) tools/extract_snippets.py
+	$(PY) tools/make_notebooks.py
 
 outputs: $(STAMP)
 	$(PY) tools/update_outputs.py
 	$(PY) tools/extract_snippets.py
+	$(PY) tools/make_notebooks.py
 
 bench: $(STAMP)
 	$(PY) tools/bench.py

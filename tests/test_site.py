@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.docs_pages import DOCS, ROOT, pages, scan_fences
+from tools.docs_pages import DOCS, ROOT, notebook_cache_dir, pages, scan_fences
 
 pytestmark = pytest.mark.site
 
@@ -21,10 +21,10 @@ pytestmark = pytest.mark.site
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", NOTEBOOK_CACHE=str(notebook_cache_dir()))
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
     )
     assert proc.returncode == 0, proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING")]
@@ -106,9 +106,11 @@ def test_code_blocks_are_rendered(site, page):
     text = built(site, page).read_text(encoding="utf-8")
     fences = scan_fences(page)
     parsed = Page(text)
-    python = sum(1 for f in fences if f.info == "python")
-    rendered = sum(1 for c in parsed.classes if c.split()[0] == "language-python")
-    assert rendered == python, f"{python} python fences on the page, {rendered} rendered"
+    for run, fenced in ((True, sum(f.info == "python" for f in fences)),
+                        (False, sum(f.info.startswith("{.python") for f in fences))):
+        rendered = sum(1 for c in parsed.classes
+                       if c.split()[0] == "language-python" and ("no-run" not in c.split()) == run)
+        assert rendered == fenced, f"{fenced} python fences (run={run}) on the page, {rendered} rendered"
     article = text.split('<article', 1)[1].split("</article>", 1)[0]
     visible = re.sub(r"<[^>]+>", "", article)
     leftovers = [line for line in visible.splitlines() if re.match(r"^\s*(```|~~~|!!! |=== \")", line)]
@@ -143,3 +145,37 @@ def test_theme_features_and_versioning_are_on(site):
 def test_search_index_has_both_languages(site):
     index = json.dumps(json.loads((site / "search" / "search_index.json").read_text()), ensure_ascii=False)
     assert "설치 확인" in index and "Checking the install" in index
+
+
+def notebook_pages():
+    from tools.make_notebooks import NOTEBOOKS
+
+    return sorted(p for lang in ("ko", "en") for p in (DOCS / lang / NOTEBOOKS).rglob("*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", notebook_pages(), ids=lambda p: str(p.relative_to(DOCS)))
+def test_executed_notebook_is_a_rendered_page(site, notebook):
+    # mkdocs-static-i18n turns notebook pages into raw JSON unless tools/mkdocs_hooks.py
+    # fixes it, and --strict passes either way: look at the HTML.
+    lang, *rest = notebook.relative_to(DOCS).with_suffix("").parts
+    html = (site if lang == "ko" else site / lang).joinpath(*rest, "index.html")
+    text = html.read_text(encoding="utf-8")
+    assert '"cell_type"' not in text, "raw notebook JSON instead of a page"
+    assert text.count("jp-CodeCell") >= 1 and "jp-OutputArea-output" in text, "no executed cells"
+    assert "%pip install" not in text  # the install cell is for Colab, not the build
+    assert (html.parent / notebook.name).exists(), "the .ipynb to download is missing"
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_chapter_pages_offer_script_notebook_colab_and_run_time(site, page):
+    from tools.make_notebooks import colab_url, notebook_path
+
+    text = built(site, page).read_text(encoding="utf-8")
+    if not notebook_path(page).exists():
+        assert "chapter-links" not in text
+        return
+    assert colab_url(page) in text
+    runtime = re.search(r'<p class="chapter-runtime"[^>]*>([^<]+)</p>', text)
+    assert runtime and re.search(r"\d", runtime.group(1)), "the CPU run time is missing"
+    script = re.search(r'href="([^"]+\.py)" download', text).group(1)
+    assert (built(site, page).parent / script).exists()

@@ -162,3 +162,13 @@ def heading_before(page: Path, line: int) -> str:
         if m and not in_fence:
             title = m.group(1)
     return title
+
+
+def notebook_cache_dir() -> Path:
+    """Where mkdocs-jupyter caches executed notebooks. Its cache key is the notebook's
+    content only, so the folder is named after requirements.txt: new pins, new cache.
+    The Makefile computes the same name (NOTEBOOK_CACHE)."""
+    import hashlib
+
+    digest = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()[:12]
+    return ROOT / ".cache" / f"mkdocs-jupyter-{digest}"

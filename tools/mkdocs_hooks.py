@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from mkdocs.plugins import event_priority
+
+# mkdocs restores sys.path after loading a hook, so import what we need now.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import docs_pages, make_notebooks  # noqa: E402
 
 
 @event_priority(-100)  # after mkdocs-static-i18n has filled in extra.alternate
@@ -23,3 +32,158 @@ def on_page_context(context, page, config, nav):
         if link.startswith(base):
             alternate["link"] = link[len(base):] or "./"
     return context
+
+
+# ---- notebooks (mkdocs-jupyter) ---------------------------------------------------------
+
+@event_priority(-200)  # after mkdocs-static-i18n, which rebuilds every File
+def on_files(files, config):
+    """mkdocs-static-i18n re-creates the files as plain File objects, which drops
+    mkdocs-jupyter's "this notebook is a page" and lets notebooks through as raw JSON
+    (mkdocs-static-i18n#198). Mark them as pages again."""
+    for f in files:
+        if f.src_uri.endswith(".ipynb"):
+            f.is_documentation_page = lambda: True
+    return files
+
+
+def _fingerprint(nb) -> str:
+    """The code a notebook runs (its install cell aside): the key for its measured time."""
+    code = [c.source for c in nb.cells if c.cell_type == "code" and "install" not in c.metadata.get("tags", [])]
+    return hashlib.sha256(json.dumps(code).encode()).hexdigest()[:16]
+
+
+def _times_file() -> Path:
+    # beside mkdocs-jupyter's cache folder, not in it: it deletes files it did not write
+    return Path(os.environ.get("NOTEBOOK_CACHE", ".cache/mkdocs-jupyter")).parent / "notebook-run-times.json"
+
+
+def _load_times() -> dict:
+    try:
+        return json.loads(_times_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _execute_in_a_temporary_directory():
+    """mkdocs-jupyter runs notebooks in the directory mkdocs was started from, so the
+    files chapters save (checkpoints, CSVs, figures) would land in the repository. Run
+    each one in an empty temporary directory instead, as the tests do, and record how long
+    it took (shown on the chapter page; kept beside mkdocs-jupyter's cache)."""
+    import platform
+    import tempfile
+    import time
+
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    if getattr(ExecutePreprocessor, "_in_tmp", False):
+        return
+    original = ExecutePreprocessor.preprocess
+
+    def preprocess(self, nb, resources=None, km=None):
+        metadata = resources.setdefault("metadata", {})  # nbconvert's ResourcesDict: keep it
+        with tempfile.TemporaryDirectory(prefix="notebook-") as workdir:
+            before, metadata["path"] = metadata.get("path"), workdir
+            start = time.perf_counter()
+            result = original(self, nb, resources, km)
+            seconds = time.perf_counter() - start
+            metadata["path"] = before
+        times = _load_times()
+        times[_fingerprint(nb)] = {"seconds": round(seconds, 1), "machine": f"{os.cpu_count()}-core {platform.machine()} CPU"}
+        _times_file().parent.mkdir(parents=True, exist_ok=True)
+        _times_file().write_text(json.dumps(times, indent=1))
+        return result
+
+    ExecutePreprocessor.preprocess = preprocess
+    ExecutePreprocessor._in_tmp = True
+
+
+_execute_in_a_temporary_directory()
+@event_priority(10)  # before mkdocs-jupyter's own on_post_build, which evicts its cache
+def on_post_build(config):
+    """mkdocs-static-i18n builds each language in turn in one process, and mkdocs-jupyter
+    evicts every cached notebook that the current language's build did not use: each
+    language evicted the other's. Keep the cache (`make clean` empties it)."""
+    plugin = config.plugins.get("mkdocs-jupyter")
+    if plugin is not None:
+        plugin._used_cache_paths.update(Path(plugin.config["cache_dir"]).glob("*.json"))
+
+
+# ---- take the code along: script, notebook, Colab, executed view, run time ---------------
+
+LABELS = {
+    "ko": {"script": "스크립트 (.py)", "notebook": "노트북 (.ipynb)", "colab": "Colab에서 열기",
+           "view": "실행된 노트북 보기",
+           "cpu": "이 장의 코드 실행 시간: CPU {s} 초 ({machine}, 사이트를 만들 때 측정)",
+           "cpu_none": "이 장의 코드 실행 시간: CPU 측정값 없음 (노트북을 실행하지 않은 빌드)",
+           "cuda": "CUDA {s} 초 ({device}, GPU CI 작업에서 측정)",
+           "cuda_none": "CUDA 시간은 GPU CI 작업이 측정하며, 이 빌드에는 아직 없습니다"},
+    "en": {"script": "Script (.py)", "notebook": "Notebook (.ipynb)", "colab": "Open in Colab",
+           "view": "Executed notebook",
+           "cpu": "Run time of this chapter's code: CPU {s} s ({machine}, measured when the site was built)",
+           "cpu_none": "Run time of this chapter's code: no CPU measurement (a build that did not run the notebooks)",
+           "cuda": "CUDA {s} s ({device}, measured by the GPU CI job)",
+           "cuda_none": "CUDA times are measured by the GPU CI job and are not in this build yet"},
+}
+
+
+def _chapter_of(page):
+    """(lang, chapter, notebook path) for a chapter page that has code, else None."""
+    src = Path(page.file.abs_src_path or "")
+    if src.suffix != ".md" or docs_pages.DOCS not in src.parents:
+        return None
+    notebook = make_notebooks.notebook_path(src)
+    if not notebook.exists():
+        return None
+    return src.relative_to(docs_pages.DOCS).parts[0], docs_pages.chapter(src), notebook
+
+
+def on_page_markdown(markdown, page, config, files):
+    """Under the chapter's title: download the script and the notebook, open it in Colab
+    (the notebook of the page's language), see it executed; and a line for run times."""
+    found = _chapter_of(page)
+    if not found:
+        return markdown
+    lang, name, notebook = found
+    t = LABELS[lang]
+    up = "../" * (name.count("/") + 1)  # from the chapter's folder to the language root
+    stem = name.rsplit("/", 1)[-1]
+    links = (
+        '<p class="chapter-links">'
+        f'<a class="md-button" href="{stem}.py" download>{t["script"]}</a> '
+        f'<a class="md-button" href="{up}notebooks/{name}/{stem}.ipynb" download>{t["notebook"]}</a> '
+        f'<a class="md-button" href="{make_notebooks.colab_url(Path(page.file.abs_src_path))}">{t["colab"]}</a> '
+        f'<a class="md-button" href="{up}notebooks/{name}/">{t["view"]}</a>'
+        "</p>\n"
+        f'<p class="chapter-runtime" data-chapter="{name}"></p>\n'
+    )
+    head, _, rest = markdown.partition("\n")
+    return f"{head}\n\n{links}{rest}" if head.startswith("# ") else links + markdown
+
+
+def on_post_page(output, page, config):
+    """Fill in the run times, and write the chapter's code as one script beside the page."""
+    found = _chapter_of(page)
+    if not found:
+        return output
+    lang, name, notebook = found
+    import nbformat
+
+    t = LABELS[lang]
+    measured = _load_times().get(_fingerprint(nbformat.read(notebook, as_version=4)))
+    cpu = t["cpu"].format(s=measured["seconds"], machine=measured["machine"]) if measured else t["cpu_none"]
+    cuda_file = os.environ.get("TIMINGS_CUDA")  # from the GPU job, see .github/workflows/ci.yml
+    cuda = json.loads(Path(cuda_file).read_text()).get(name) if cuda_file and Path(cuda_file).exists() else None
+    gpu = t["cuda"].format(s=cuda["seconds"], device=cuda["device"]) if cuda else t["cuda_none"]
+    empty = f'<p class="chapter-runtime" data-chapter="{name}"></p>'
+    output = output.replace(empty, empty.replace("></p>", f">{cpu} · {gpu}</p>"))
+
+    # The Korean page is the source; both languages carry the same code.
+    source = docs_pages.DOCS / "ko" / f"{name}.md"
+    parts = [f"# The code of {docs_pages.rel(source)}, unit by unit; each unit runs on its own.\n"]
+    for n, unit in enumerate(docs_pages.units(source), 1):
+        parts.append(f"\n# %% unit {n} (line {unit.lineno})\n{unit.code}")
+    script = Path(page.file.abs_dest_path).parent / f"{name.rsplit('/', 1)[-1]}.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("".join(parts), encoding="utf-8")
+    return output

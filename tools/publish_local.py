@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def run(cmd: list[str], cwd: Path, env: dict | None = None) -> None:
@@ -59,7 +60,10 @@ def publish(out: Path, port: int, older: str | None) -> Path:
     run(["git", "remote", "add", "origin", str(remote)], cwd=src)
     run(["git", "push", "--quiet", "origin", "main"], cwd=src)
 
+    from tools.docs_pages import notebook_cache_dir
+
     env = dict(os.environ, SITE_URL=f"http://127.0.0.1:{port}/", NO_MKDOCS_2_WARNING="1",
+               NOTEBOOK_CACHE=str(notebook_cache_dir()),  # shared with the working tree's builds
                GIT_AUTHOR_NAME="publish-local", GIT_AUTHOR_EMAIL="publish-local@127.0.0.1",
                GIT_COMMITTER_NAME="publish-local", GIT_COMMITTER_EMAIL="publish-local@127.0.0.1")
     bin_dir = Path(sys.executable).parent

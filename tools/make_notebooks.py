@@ -1,0 +1,222 @@
+"""Write a Jupyter notebook per chapter and language, generated from the page.
+
+    python tools/make_notebooks.py          # (re)write docs/<lang>/notebooks/<chapter>.ipynb
+    python tools/make_notebooks.py --check  # exit 1 and list what is out of date
+
+Headings and prose become Markdown cells in the page's language; ```python blocks become
+code cells in order; shown outputs are left out (the notebook makes its own); other fences
+stay as code shown in Markdown. Material-only syntax is turned into plain Markdown
+(admonitions and tabs into bold titles, annotation markers removed, snippet includes
+inlined), and links point at the published site so they work in Colab. The first code
+cell installs the pinned packages (tagged "install": the only cell the tests skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import nbformat  # noqa: E402
+
+from tools.docs_pages import DOCS, LANGS, ROOT, DocsError, chapter, pages, rel, units  # noqa: E402
+
+NOTEBOOKS = "notebooks"  # docs/<lang>/notebooks/<chapter>.ipynb
+INSTALL_TAG = "install"
+MARKER = re.compile(r"^\s*<!--\s*pytest-codeblocks:(.*?)\s*-->\s*$")
+BLOCK_START = re.compile(r'^(\s*)(!!!|\?\?\?\+?|===)\s*([\w-]*)\s*(?:"(.*)")?\s*$')
+FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")
+INCLUDE = re.compile(r'^\s*--8<--\s*"([^"]+)"\s*$')
+LINK = re.compile(r"(!?\[[^\]]*\])\(([^)\s]+)\)")
+ANNOTATION = re.compile(r"\s*# \(\d+\)!?$")
+# What the notebooks need beyond Colab's own Python: the exact versions this site was tested with.
+PACKAGES = ("torch", "torchvision", "scikit-learn", "matplotlib", "tqdm")
+
+
+def config_value(key: str) -> str:
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    m = re.search(rf'^{key}:\s*(?:!ENV \[\w+,\s*)?"?([^"\]\s]+)"?\]?\s*$', text, re.M)
+    if not m:
+        raise SystemExit(f"error: mkdocs.yml has no {key}")
+    return m.group(1).rstrip("/") + "/"
+
+
+def pins() -> str:
+    text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    found = [re.search(rf"^{p}==\S+", text, re.M) for p in PACKAGES]
+    return " ".join(m.group(0) for m in found if m)
+
+
+def notebook_path(page: Path) -> Path:
+    lang = page.relative_to(DOCS).parts[0]
+    return DOCS / lang / NOTEBOOKS / f"{chapter(page)}.ipynb"
+
+
+def colab_url(page: Path) -> str:
+    repo = config_value("repo_url").removeprefix("https://github.com/").rstrip("/")
+    return f"https://colab.research.google.com/github/{repo}/blob/main/{rel(notebook_path(page))}"
+
+
+def site_url_of(page: Path, target: str) -> str:
+    """Absolute URL on the published site for a link written relative to `page`."""
+    site = config_value("site_url") + "latest/"
+    path, _, anchor = target.partition("#")
+    resolved = (page.parent / path).resolve() if path else page
+    parts = resolved.relative_to(DOCS).parts
+    if parts[0] in LANGS:
+        rest = Path(*parts[1:])
+        if rest.suffix == ".md":
+            url = "" if rest == Path("index.md") else rest.with_suffix("").as_posix() + "/"
+        else:
+            url = rest.as_posix()
+        url = ("" if parts[0] == "ko" else "en/") + url
+    else:  # shared assets
+        url = Path(*parts).as_posix()
+    return site + url + (f"#{anchor}" if anchor else "")
+
+
+def absolute_links(page: Path, text: str) -> str:
+    def fix(m):
+        target = m.group(2)
+        if re.match(r"^(https?:|mailto:|#)", target):
+            return m.group(0)
+        return f"{m.group(1)}({site_url_of(page, target)})"
+
+    return LINK.sub(fix, text)
+
+
+def plain_markdown(lines: list[str]) -> list[str]:
+    """Admonitions and content tabs as bold titles with their bodies dedented."""
+    out, stack = [], []  # stack of indents of open blocks
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        while stack and line.strip() and indent < stack[-1]:
+            stack.pop()
+        depth = 4 * len(stack)
+        body = line[depth:] if line[:depth].strip() == "" else line.lstrip()
+        m = BLOCK_START.match(body)
+        if m:
+            kind, title = m.group(3), m.group(4)
+            out.append(f"**{title or kind.capitalize()}**" if m.group(2) != "===" else f"**{title}**")
+            out.append("")
+            stack.append(depth + 4)
+            continue
+        out.append(body)
+    return out
+
+
+def cells_of(page: Path) -> list:
+    lines = plain_markdown(page.read_text(encoding="utf-8").splitlines())
+    cells, prose, i, pending = [], [], 0, None
+
+    def flush():
+        text = "\n".join(prose).strip("\n")
+        if text.strip():
+            cells.append(nbformat.v4.new_markdown_cell(absolute_links(page, text)))
+        prose.clear()
+
+    while i < len(lines):
+        line = lines[i]
+        m = MARKER.match(line)
+        if m:
+            pending = m.group(1)
+            i += 1
+            continue
+        f = FENCE.match(line)
+        if not f:
+            prose.append(line)
+            i += 1
+            continue
+        ticks, info = f.group(2), f.group(3).strip()
+        j = i + 1
+        while not lines[j].lstrip().startswith(ticks):
+            j += 1
+        body = []
+        for b in lines[i + 1 : j]:
+            inc = INCLUDE.match(b)
+            body.extend((ROOT / inc.group(1)).read_text(encoding="utf-8").splitlines() if inc else [b])
+        if pending == "expected-output":
+            pass  # the notebook prints its own output
+        elif info == "python":
+            flush()
+            source = "\n".join(ANNOTATION.sub("", b) for b in body)
+            cells.append(nbformat.v4.new_code_cell(source))
+        else:
+            lang = re.sub(r"^\{\s*\.(\w+).*\}$", r"\1", info)
+            prose.extend([f"```{lang}", *body, "```"])
+        pending = None
+        i = j + 1
+    flush()
+    return cells
+
+
+def notebook(page: Path):
+    lang = page.relative_to(DOCS).parts[0]
+    intro = {
+        "ko": "이 노트북은 [{src}]({url}) 페이지에서 생성되었습니다. 코드는 사이트의 테스트가 실행하는 코드와 같습니다. "
+        "첫 셀은 사이트를 검증한 버전을 설치합니다.",
+        "en": "This notebook is generated from the page [{src}]({url}); its code is the code the site's "
+        "tests run. The first cell installs the versions the site was tested with.",
+    }[lang]
+    header = nbformat.v4.new_markdown_cell(intro.format(src=rel(page), url=site_url_of(page, page.name)))
+    install = nbformat.v4.new_code_cell(f"%pip install --quiet {pins()}")
+    install.metadata["tags"] = [INSTALL_TAG]
+    body = cells_of(page)
+    title, _, rest = body[0].source.partition("\n")  # the page's "# Title" comes first
+    first = [nbformat.v4.new_markdown_cell(title), header, install]
+    if rest.strip():
+        first.append(nbformat.v4.new_markdown_cell(rest.strip("\n")))
+    nb = nbformat.v4.new_notebook(cells=[*first, *body[1:]])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["colab"] = {"provenance": []}
+    for n, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{n}"
+    return nb
+
+
+def expected() -> dict[Path, str]:
+    out = {}
+    for lang in LANGS:
+        for page in pages(lang):
+            if units(page):
+                nb = notebook(page)
+                nbformat.validate(nb)
+                out[notebook_path(page)] = nbformat.writes(nb) + "\n"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        want = expected()
+    except DocsError as e:
+        print(f"error: {e}\nnotebooks were not changed.", file=sys.stderr)
+        return 2
+    have = {p for lang in LANGS for p in (DOCS / lang / NOTEBOOKS).rglob("*.ipynb")}
+    stale = [p for p in want if not p.exists() or p.read_text(encoding="utf-8") != want[p]]
+    orphaned = sorted(have - set(want))
+    if args.check:
+        for p in stale:
+            print(f"stale: {rel(p)}")
+        for p in orphaned:
+            print(f"orphaned: {rel(p)}")
+        if stale or orphaned:
+            print("notebooks are out of date; run `make snippets`", file=sys.stderr)
+        return 1 if stale or orphaned else 0
+    from tools.extract_snippets import write_atomically
+
+    for p in stale:
+        write_atomically(p, want[p])
+    for p in orphaned:
+        p.unlink()
+    print(f"notebooks: {len(want)}, {len(stale)} written, {len(orphaned)} removed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
