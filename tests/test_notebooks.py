@@ -42,6 +42,8 @@ def execute(path: Path) -> tuple[str | None, float]:
     # the kernel gets the tests' network guard (tools/netguard) and the Agg backend
     env = dict(os.environ, MPLBACKEND="Agg",
                PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+    if not CUDA:  # notebooks run side by side: one thread each, or they fight for the cores
+        env.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory() as workdir:
         client = NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3", allow_errors=False,
                                 resources={"metadata": {"path": workdir}})

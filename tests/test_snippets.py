@@ -21,7 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p for p in (ROOT / "snippets").rglob("*.py") if "__pycache__" not in p.parts)
-TIMEOUT_S = 120
+TIMEOUT_S = 300
+WORKERS = os.cpu_count() or 2
 CUDA = os.environ.get("REQUIRE_CUDA") == "1"
 # A script "picks a device" when it uses the handbook's idiom or names CUDA itself.
 PICKS_DEVICE = ("torch.accelerator", "torch.cuda.is_available", "--device")
@@ -41,6 +42,8 @@ ENTRY_POINTS = [p for p in SCRIPTS if is_entry_point(p)]
 def run_script(path: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
     env.pop("REQUIRE_CUDA", None)
+    if WORKERS > 1:  # scripts run side by side: one thread each, or they fight for the cores
+        env.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory() as cwd:
         report = Path(cwd) / ".cuda_probe.json"
         cmd = [sys.executable, str(PROBE), str(report), str(path)] if CUDA else [sys.executable, str(path)]
@@ -57,7 +60,7 @@ def results(request):
     # Only the scripts this session selected (`-k tensors` runs the tensors chapter's).
     selected = [item.callspec.params["path"] for item in request.session.items
                 if getattr(item, "originalname", "") == "test_snippet_runs_as_a_script"]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         return dict(zip(selected, pool.map(run_script, selected)))
 
 
