@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -24,6 +25,9 @@ from tools import no_network
 def pytest_configure(config):
     no_network.install()
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures are saved, never shown
+    # ```sh blocks say `python ...`: make that the interpreter running the tests (.venv's),
+    # as it is for a reader who activated the venv.
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if hasattr(config.option, "codeblocks"):
         config.option.codeblocks = True
     if os.environ.get("REQUIRE_CUDA") == "1":
