@@ -1,0 +1,169 @@
+"""The digits mini-project (snippets/digits/) run the way a reader runs it: as a script,
+from another working directory. Bad arguments must stop it before any work, with a
+one-line message that names the argument, and never touch an existing checkpoint."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ROOT / "snippets" / "digits"
+MAIN = PROJECT / "main.py"
+SENTINEL = b"an older checkpoint that must survive\n"
+# One thread per process: the runs below go in parallel on a small machine.
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+
+BAD = {
+    "epochs-zero": (["--epochs", "0"], "--epochs"),
+    "batch-size-zero": (["--batch-size", "0"], "--batch-size"),
+    "resume-missing": (["--resume", "missing.pt"], "--resume"),
+    "resume-not-torch": (["--resume", "old/checkpoint.pt"], "--resume"),
+    "device-unavailable": (["--device", NO_CUDA], "--device"),
+}
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(MAIN), *args], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=120)
+
+
+def final(proc: subprocess.CompletedProcess) -> tuple[float, float]:
+    m = re.search(r"^test loss (\d+\.\d+), test accuracy (\d\.\d+)$", proc.stdout, re.M)
+    assert m, proc.stdout + proc.stderr
+    return float(m.group(1)), float(m.group(2))
+
+
+def bad_input_dir(path: Path) -> Path:
+    (path / "old").mkdir(parents=True)
+    (path / "old" / "checkpoint.pt").write_bytes(SENTINEL)
+    torch.save(torch.zeros(3), path / "tensor.pt")
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every run at once (one per core); the resumed run follows the 2-epoch run it
+    resumes, in the same worker."""
+    tmp = tmp_path_factory.mktemp("digits")
+    dirs = {name: tmp / name for name in ("default", "two", *BAD)}
+    for d in dirs.values():
+        d.mkdir()
+
+    def two_then_resumed():
+        # 2 epochs, then resumed up to the default 10: must match the uninterrupted default run.
+        two = run(dirs["two"], "--epochs", "2", "--quiet")
+        return two, run(dirs["two"], "--quiet", "--resume", "results/checkpoint.pt")
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        chain = pool.submit(two_then_resumed)
+        default = pool.submit(run, dirs["default"])
+        bad = {name: pool.submit(run, bad_input_dir(dirs[name] / "x"), "--save-dir", "old", *args)
+               for name, (args, _) in BAD.items()}
+        out = {name: f.result() for name, f in bad.items()}
+        out["two"], out["resumed"] = chain.result()
+        out["default"] = default.result()
+    out["dirs"] = dirs
+    return out
+
+
+def test_default_run_learns_and_saves_its_results(runs):
+    proc, results = runs["default"], runs["dirs"]["default"] / "results"
+    assert proc.returncode == 0, proc.stderr
+    loss, accuracy = final(proc)
+    assert accuracy >= 0.9, proc.stdout
+    assert (results / "curves.png").read_bytes().startswith(b"\x89PNG")
+    checkpoint = torch.load(results / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert set(checkpoint) == {"model", "optimizer", "epoch", "args", "history"}
+    assert checkpoint["epoch"] == checkpoint["args"]["epochs"] == 10
+    assert round(checkpoint["history"]["test_acc"][-1], 4) == accuracy
+    assert sorted(p.name for p in results.iterdir()) == ["checkpoint.pt", "curves.png"]  # no temp files left
+
+
+def test_resumed_training_equals_uninterrupted_training(runs):
+    for name in ("default", "two", "resumed"):
+        assert runs[name].returncode == 0, runs[name].stderr
+    assert final(runs["resumed"]) == final(runs["default"])
+    resumed, straight = (
+        torch.load(runs["dirs"][name] / "results" / "checkpoint.pt", weights_only=True)
+        for name in ("two", "default")
+    )
+    assert resumed["epoch"] == straight["epoch"] == 10
+    assert resumed["history"] == straight["history"]
+    for key, value in straight["model"].items():
+        assert torch.equal(resumed["model"][key], value), key
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_stops_before_any_work(runs, case):
+    proc, (_, argument) = runs[case], BAD[case]
+    cwd = runs["dirs"][case] / "x"
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "error:" in last and argument in last, proc.stderr
+    assert proc.stdout == ""
+    assert (cwd / "old" / "checkpoint.pt").read_bytes() == SENTINEL
+    assert sorted(p.name for p in cwd.rglob("*")) == ["checkpoint.pt", "old", "tensor.pt"]
+
+
+@pytest.fixture(scope="module")
+def main_module():
+    """main.py imported in-process, as a notebook or a test uses parse_args([...]); its
+    sibling modules are found through sys.path and then taken out of sys.modules again."""
+    saved = {name: sys.modules.pop(name, None) for name in ("model", "utils")}
+    sys.path.insert(0, str(PROJECT))
+    try:
+        spec = importlib.util.spec_from_file_location("digits_main", MAIN)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(PROJECT))
+        for name, old in saved.items():
+            sys.modules.pop(name, None)
+            if old is not None:
+                sys.modules[name] = old
+    return module
+
+
+def test_parse_args_reads_a_list(main_module):
+    args = main_module.parse_args(["--epochs", "3", "--batch-size", "16", "--device", "cpu"])
+    assert (args.epochs, args.batch_size, args.lr, args.device) == (3, 16, 0.01, "cpu")
+
+
+@pytest.mark.parametrize("argv, argument", [
+    (["--epochs", "-2"], "--epochs"),
+    (["--lr", "0"], "--lr"),
+    (["--save-dir", "tensor.pt"], "--save-dir"),
+    (["--resume", "tensor.pt"], "--resume"),
+    (["--epochs", "5", "--resume", "ten-epochs.pt"], "--epochs"),
+])
+def test_more_bad_arguments(main_module, runs, tmp_path, monkeypatch, capsys, argv, argument):
+    monkeypatch.chdir(tmp_path)
+    torch.save(torch.zeros(3), "tensor.pt")  # loads with weights_only=True, but is no checkpoint
+    (tmp_path / "ten-epochs.pt").write_bytes((runs["dirs"]["default"] / "results" / "checkpoint.pt").read_bytes())
+    with pytest.raises(SystemExit) as e:
+        main_module.parse_args(argv)
+    assert e.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error:" in last and argument in last
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_whole(main_module, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(SENTINEL)
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(Exception):  # a lambda cannot be pickled: torch.save fails midway
+        main_module.save_checkpoint(path, model, optimizer, 1, {"bad": lambda: 0}, {})
+    assert path.read_bytes() == SENTINEL
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
