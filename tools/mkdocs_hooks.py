@@ -65,11 +65,16 @@ def _load_times() -> dict:
         return {}
 
 
+_EXECUTED: dict = {}  # code fingerprint -> outputs of each code cell, in this build
+
+
 def _execute_in_a_temporary_directory():
     """mkdocs-jupyter runs notebooks in the directory mkdocs was started from, so the
     files chapters save (checkpoints, CSVs, figures) would land in the repository. Run
     each one in an empty temporary directory instead, as the tests do, and record how long
-    it took (shown on the chapter page; kept beside mkdocs-jupyter's cache)."""
+    it took (shown on the chapter page; kept beside mkdocs-jupyter's cache). The Korean
+    and English notebooks of a chapter run the same code (tests/test_docs.py checks),
+    so the second one takes the first one's outputs instead of running again."""
     import platform
     import tempfile
     import time
@@ -81,6 +86,12 @@ def _execute_in_a_temporary_directory():
     original = ExecutePreprocessor.preprocess
 
     def preprocess(self, nb, resources=None, km=None):
+        key = _fingerprint(nb)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if key in _EXECUTED:  # the other language's notebook runs the same code: reuse it
+            for cell, outputs in zip(code, _EXECUTED[key]):
+                cell.outputs = outputs
+            return nb, resources
         metadata = resources.setdefault("metadata", {})  # nbconvert's ResourcesDict: keep it
         with tempfile.TemporaryDirectory(prefix="notebook-") as workdir:
             before, metadata["path"] = metadata.get("path"), workdir
@@ -88,8 +99,9 @@ def _execute_in_a_temporary_directory():
             result = original(self, nb, resources, km)
             seconds = time.perf_counter() - start
             metadata["path"] = before
+        _EXECUTED[key] = [c.outputs for c in result[0].cells if c.cell_type == "code"]
         times = _load_times()
-        times[_fingerprint(nb)] = {"seconds": round(seconds, 1), "machine": f"{os.cpu_count()}-core {platform.machine()} CPU"}
+        times[key] = {"seconds": round(seconds, 1), "machine": f"{os.cpu_count()}-core {platform.machine()} CPU"}
         _times_file().parent.mkdir(parents=True, exist_ok=True)
         _times_file().write_text(json.dumps(times, indent=1))
         return result
@@ -99,6 +111,8 @@ def _execute_in_a_temporary_directory():
 
 
 _execute_in_a_temporary_directory()
+
+
 @event_priority(10)  # before mkdocs-jupyter's own on_post_build, which evicts its cache
 def on_post_build(config):
     """mkdocs-static-i18n builds each language in turn in one process, and mkdocs-jupyter
