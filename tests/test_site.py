@@ -142,9 +142,11 @@ def test_theme_features_and_versioning_are_on(site):
     assert "__palette_1" in text  # the light/dark toggle
 
 
-def test_search_index_has_both_languages(site):
-    index = json.dumps(json.loads((site / "search" / "search_index.json").read_text()), ensure_ascii=False)
+def test_search_index_has_both_languages_and_no_notebooks(site):
+    docs = json.loads((site / "search" / "search_index.json").read_text())["docs"]
+    index = json.dumps(docs, ensure_ascii=False)
     assert "설치 확인" in index and "Checking the install" in index
+    assert not [d["location"] for d in docs if "notebooks/" in d["location"]]
 
 
 def notebook_pages():

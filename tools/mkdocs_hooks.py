@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,6 +46,14 @@ def on_files(files, config):
         if f.src_uri.endswith(".ipynb"):
             f.is_documentation_page = lambda: True
     return files
+
+
+def on_page_content(html, page, config, files):
+    """Keep executed notebooks out of search: they repeat their chapter's text and code,
+    crowd the chapter out of the results and double the index readers download."""
+    if page.file.src_uri.endswith(".ipynb"):
+        page.meta["search"] = {"exclude": True}
+    return html
 
 
 def _fingerprint(nb) -> str:
@@ -175,8 +184,16 @@ def on_page_markdown(markdown, page, config, files):
     return f"{head}\n\n{links}{rest}" if head.startswith("# ") else links + markdown
 
 
+HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+
+
 def on_post_page(output, page, config):
-    """Fill in the run times, and write the chapter's code as one script beside the page."""
+    """Fill in the run times, and write the chapter's code as one script beside the page.
+
+    Also drop the <head> hreflang links: Material's script fetches "sitemap.xml" next to
+    each of them, and with per-page links (mkdocs-static-i18n) that is a 404 on every
+    page load. The language menu's own links are untouched."""
+    output = HEAD_ALTERNATE.sub("", output)
     found = _chapter_of(page)
     if not found:
         return output
