@@ -18,7 +18,7 @@ import threading
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
 
@@ -126,7 +126,7 @@ def test_no_broken_internal_links_or_anchors(published):
                     target = target / "index.html"
                 if not target.exists():
                     broken.append(f"{html.relative_to(www)}: {href}")
-                elif anchor and target.suffix == ".html" and anchor not in parse(target).ids:
+                elif anchor and target.suffix == ".html" and unquote(anchor) not in parse(target).ids:
                     broken.append(f"{html.relative_to(www)}: {href} (no such anchor)")
     assert not broken, "\n".join(broken[:20])
 

@@ -80,7 +80,7 @@ def site_url_of(page: Path, target: str) -> str:
 def absolute_links(page: Path, text: str) -> str:
     def fix(m):
         target = m.group(2)
-        if re.match(r"^(https?:|mailto:|#)", target):
+        if re.match(r"^(https?:|mailto:)", target):  # in-page anchors too: heading ids differ in Jupyter
             return m.group(0)
         return f"{m.group(1)}({site_url_of(page, target)})"
 

@@ -50,9 +50,15 @@ def on_files(files, config):
 
 def on_page_content(html, page, config, files):
     """Keep executed notebooks out of search: they repeat their chapter's text and code,
-    crowd the chapter out of the results and double the index readers download."""
+    crowd the chapter out of the results and double the index readers download.
+    And give them no table of contents: mkdocs-jupyter builds it with other anchors than
+    the ones nbconvert puts on the headings (Korean ones become "#_1"), so every entry
+    was a broken link. The chapter page has the working one."""
     if page.file.src_uri.endswith(".ipynb"):
+        from mkdocs.structure.toc import TableOfContents
+
         page.meta["search"] = {"exclude": True}
+        page.toc = TableOfContents([])
     return html
 
 
