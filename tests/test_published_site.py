@@ -121,7 +121,10 @@ def test_no_broken_internal_links_or_anchors(published):
                 if re.match(r"^(https?:|mailto:|//|data:)", href):
                     continue
                 path, anchor = urldefrag(href)
-                target = (html.parent / urlsplit(path).path).resolve() if path else html
+                link = urlsplit(path).path
+                # "/2.14/x/" (404.html's links are site-absolute) is relative to the server root
+                base = www if link.startswith("/") else html.parent
+                target = (base / link.lstrip("/")).resolve() if path else html
                 if target.is_dir():
                     target = target / "index.html"
                 if not target.exists():
