@@ -86,7 +86,7 @@ def duration(ms: float) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, help="write the results to this file")
-    p.add_argument("--min-run-time", type=float, default=0.2, help="seconds per measurement")
+    p.add_argument("--min-run-time", type=float, default=0.1, help="seconds per measurement")
     args = p.parse_args(argv)
 
     devices = {"cpu": f"{cpu_name()} ({os.cpu_count()} logical cores, "
