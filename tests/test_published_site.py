@@ -183,6 +183,30 @@ def test_page_loads_clean(tab, published, page):
     assert not tab.foreign, f"requests to other hosts: {tab.foreign}"
 
 
+def search(tab, url: str, query: str) -> list[str]:
+    tab.goto(url, wait_until="networkidle")
+    box = tab.locator("input.md-search__input")
+    box.fill(query)
+    # Material reads the query on focus, on keyup and when its index is ready; `fill` sends
+    # only input events, so when the index was ready first the query went unread (the old
+    # flakiness). A reader's last keystroke sends keyup, and so does this one.
+    box.press("End")
+    tab.wait_for_selector(".md-search-result__item", state="attached", timeout=30_000)
+    return [a.get_attribute("href") for a in tab.locator(".md-search-result__link").all()]
+
+
+@pytest.mark.parametrize("lang, query, expected", [
+    ("ko", "텐서", "tensors/"),
+    ("ko", "자동 미분", "autograd/"),
+    ("en", "tensor", "en/tensors/"),
+])
+def test_search_finds_the_chapter(tab, published, lang, query, expected):
+    base, _ = published
+    start = f"{base}{VERSION}/" + ("" if lang == "ko" else "en/")
+    found = {urlsplit(urljoin(start, h))._replace(query="", fragment="").geturl() for h in search(tab, start, query)}
+    assert f"{base}{VERSION}/{expected}" in found, sorted(found)
+
+
 def test_language_switcher_round_trip(tab, published):
     base, _ = published
     tab.goto(f"{base}{VERSION}/intro/", wait_until="networkidle")
