@@ -172,12 +172,21 @@ def tab(browser, published):
 
 
 ALL = pages("ko") + pages("en")
+# The executed-notebook views: nbconvert's page imports Mermaid from a CDN when it finds a
+# live diagram, so these are checked for foreign requests too.
+NOTEBOOKS = [p for lang in ("ko", "en") for p in sorted((DOCS / lang / "notebooks").rglob("*.ipynb"))]
 
 
-@pytest.mark.parametrize("page", ALL, ids=[str(p.relative_to(DOCS)) for p in ALL])
-def test_page_loads_clean(tab, published, page):
+def url_of_notebook(nb: Path) -> str:
+    lang, *rest = nb.relative_to(DOCS).with_suffix("").parts
+    return ("" if lang == "ko" else "en/") + "/".join(rest) + "/"
+
+
+@pytest.mark.parametrize("url", [url_of(p) for p in ALL] + [url_of_notebook(n) for n in NOTEBOOKS],
+                         ids=[str(p.relative_to(DOCS)) for p in ALL + NOTEBOOKS])
+def test_page_loads_clean(tab, published, url):
     base, _ = published
-    tab.goto(f"{base}{VERSION}/{url_of(page)}", wait_until="networkidle")
+    tab.goto(f"{base}{VERSION}/{url}", wait_until="networkidle")
     assert tab.locator("article h1").count() == 1
     assert not tab.errors, tab.errors
     assert not tab.foreign, f"requests to other hosts: {tab.foreign}"

@@ -148,3 +148,26 @@ def test_a_stale_figure_is_reported(tmp_path, monkeypatch):
     assert figures.check(page, work) == []
     draw(work / "fit.png", -1.0)
     assert "stale" in figures.check(page, work)[0]
+
+
+def test_every_diagram_is_drawn_and_no_drawing_is_unused():
+    from tools import diagrams
+
+    wanted = diagrams.diagrams_in_docs()
+    missing = [where for k, (_, where) in wanted.items() if not (diagrams.STORE / f"{k}.svg").is_file()]
+    unused = [p.name for p in diagrams.STORE.glob("*.svg") if p.stem not in wanted]
+    assert not missing, f"diagrams not drawn (run `make diagrams`): {missing}"
+    assert not unused, f"drawn diagrams no page uses (run `make diagrams`): {unused}"
+
+
+def test_an_undrawn_diagram_is_shown_live_and_warns(caplog):
+    import markdown
+
+    from tools import diagrams
+
+    md = markdown.Markdown(extensions=["pymdownx.superfences"], extension_configs={
+        "pymdownx.superfences": {"custom_fences": [
+            {"name": "mermaid", "class": "mermaid", "format": diagrams.fence}]}})
+    html = md.convert("```mermaid\nflowchart LR\n  never --> drawn\n```\n")
+    assert '<pre class="mermaid">' in html  # Material draws it in the browser meanwhile
+    assert "has no drawn SVG" in caplog.text and "make diagrams" in caplog.text

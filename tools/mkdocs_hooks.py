@@ -14,7 +14,16 @@ from mkdocs.plugins import event_priority
 
 # mkdocs restores sys.path after loading a hook, so import what we need now.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import docs_pages, make_notebooks  # noqa: E402
+from tools import diagrams, docs_pages, make_notebooks  # noqa: E402
+
+
+def on_config(config):
+    """```mermaid fences are shown as their stored SVG (tools/diagrams.py). Set here, not
+    with `!!python/name:` in mkdocs.yml: `tools` is not importable when mkdocs loads it."""
+    for fence in config.mdx_configs.get("pymdownx.superfences", {}).get("custom_fences", []):
+        if fence["name"] == "mermaid":
+            fence["format"] = diagrams.fence
+    return config
 
 
 @event_priority(-100)  # after mkdocs-static-i18n has filled in extra.alternate
@@ -53,12 +62,20 @@ def on_page_content(html, page, config, files):
     crowd the chapter out of the results and double the index readers download.
     And give them no table of contents: mkdocs-jupyter builds it with other anchors than
     the ones nbconvert puts on the headings (Korean ones become "#_1"), so every entry
-    was a broken link. The chapter page has the working one."""
+    was a broken link. The chapter page has the working one.
+    Their diagrams are the chapter's drawn SVGs too: nbconvert's page would import Mermaid
+    from cdnjs.cloudflare.com, a third-party request and no diagram offline. And their
+    links to the published site become relative."""
     if page.file.src_uri.endswith(".ipynb"):
         from mkdocs.structure.toc import TableOfContents
 
         page.meta["search"] = {"exclude": True}
         page.toc = TableOfContents([])
+        html = diagrams.inline_notebook_diagrams(html, page.file.src_uri)
+        # The notebooks link to the published site (they are also opened in Colab); inside
+        # the site, point at this build instead, so images and links stay in its version.
+        published = make_notebooks.config_value("site_url") + "latest/"
+        html = html.replace(published, "../" * page.url.count("/"))
     return html
 
 

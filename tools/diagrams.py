@@ -1,0 +1,179 @@
+"""Mermaid diagrams drawn once into SVG, so a reader's browser never downloads Mermaid
+(3.5 MB of JavaScript, 1 MB gzipped: three times the page budget on its own).
+
+A ```mermaid fence is shown as docs/assets/diagrams/<key>.svg, inlined into the page; the SVG
+keeps Material's CSS variables, so it follows the light/dark palette like a live diagram.
+The key hashes the diagram's source with the Mermaid and Material versions that drew it.
+
+    python tools/diagrams.py        (make diagrams)
+
+draws the missing SVGs in headless Chromium with our copy of Mermaid and the settings
+Material itself gives Mermaid (read from Material's bundle while it runs), and deletes SVGs
+no page uses. Until a diagram is drawn, the page shows it live (Mermaid from our copy) and
+the build warns, which fails `mkdocs build --strict`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences  # noqa: E402
+
+STORE = DOCS / "assets" / "diagrams"
+MERMAID = next((DOCS / "assets" / "javascripts").glob("mermaid-*.min.js"))
+log = logging.getLogger("mkdocs.diagrams")  # under "mkdocs": --strict counts its warnings
+
+
+def key(source: str) -> str:
+    text = f"{MERMAID.name}\nmkdocs-material {version('mkdocs-material')}\n{normal(source)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def normal(source: str) -> str:
+    return textwrap.dedent(source).strip()
+
+
+def svg_path(source: str) -> Path:
+    return STORE / f"{key(source)}.svg"
+
+
+def fence(source, language, class_name, options, md, **kwargs):
+    """pymdownx.superfences formatter for ```mermaid (see mkdocs.yml)."""
+    path = svg_path(source)
+    if path.is_file():
+        return f'<div class="diagram">{path.read_text(encoding="utf-8")}</div>'
+    from pymdownx.superfences import fence_code_format
+
+    first = normal(source).splitlines()[:2]
+    log.warning("mermaid diagram %r… has no drawn SVG (%s): run `make diagrams`",
+                " / ".join(first), rel(path))
+    return fence_code_format(source, language, class_name, options, md, **kwargs)
+
+
+JUPYTER_MERMAID = re.compile(r'<div class="jp-Mermaid"><pre class="mermaid">(.*?)</pre>', re.S)
+
+
+def inline_notebook_diagrams(page_html: str, where: str) -> str:
+    """The same drawn SVGs in an executed-notebook page (nbconvert's ```mermaid output)."""
+    def drawn(m: re.Match) -> str:
+        source = html.unescape(m.group(1))
+        path = svg_path(source)
+        if not path.is_file():
+            log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
+            return m.group(0)
+        return f'<div class="jp-Mermaid"><div class="diagram">{path.read_text(encoding="utf-8")}</div>'
+
+    return JUPYTER_MERMAID.sub(drawn, page_html)
+
+
+def diagrams_in_docs() -> dict[str, tuple[str, str]]:
+    """key -> (source, "page:line") for every ```mermaid fence of every page."""
+    found = {}
+    for lang in LANGS:
+        for page in pages(lang):
+            lines = page.read_text(encoding="utf-8").splitlines()
+            for f in scan_fences(page):
+                if f.info != "mermaid":
+                    continue
+                opening = lines[f.line - 1]
+                indent, ticks = len(opening) - len(opening.lstrip()), opening.strip()[:3]
+                body = []
+                for line in lines[f.line:]:
+                    if line.strip().startswith(ticks) and line.strip().strip("`~") == "":
+                        break
+                    body.append(line[indent:] if not line[:indent].strip() else line.lstrip())
+                else:
+                    raise DocsError(page, f.line, "this ```mermaid fence is never closed")
+                source = "\n".join(body)
+                found[key(source)] = (source, f"{rel(page)}:{f.line}")
+    return found
+
+
+# Material only hands Mermaid its settings when a page has a diagram: a one-page site with
+# one gives us those settings (themeCSS with Material's CSS variables) from the real bundle.
+HOST_CONFIG = """site_name: diagrams
+theme: {{name: material, font: false, custom_dir: {overrides}}}
+plugins: []
+markdown_extensions:
+  - pymdownx.superfences:
+      custom_fences:
+        - name: mermaid
+          class: mermaid
+          format: !!python/name:pymdownx.superfences.fence_code_format
+"""
+CAPTURE = """Object.defineProperty(globalThis, "mermaid", {configurable: true,
+  get() { return this.__mermaid },
+  set(m) { const init = m.initialize.bind(m);
+           m.initialize = (config) => { globalThis.__mermaidConfig = config; init(config) };
+           this.__mermaid = m } })"""
+
+
+def host_site(tmp: Path) -> Path:
+    (tmp / "docs" / "assets" / "javascripts").mkdir(parents=True)
+    shutil.copy(MERMAID, tmp / "docs" / "assets" / "javascripts" / MERMAID.name)
+    (tmp / "docs" / "index.md").write_text("```mermaid\nflowchart LR\n  a --> b\n```\n")
+    (tmp / "mkdocs.yml").write_text(HOST_CONFIG.format(overrides=ROOT / "overrides"))
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "-f", str(tmp / "mkdocs.yml")],
+                          capture_output=True, text=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    if proc.returncode:
+        sys.exit(f"error: building the one-page site that draws the diagrams failed:\n{proc.stderr}")
+    return tmp / "site" / "index.html"
+
+
+def draw(todo: dict[str, tuple[str, str]]) -> dict[str, str]:
+    from playwright.sync_api import sync_playwright
+
+    exe = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    drawn = {}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        index = host_site(Path(tmp))
+        browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.add_init_script(CAPTURE)
+        page.goto(index.as_uri())
+        page.wait_for_function("globalThis.__mermaidConfig !== undefined", timeout=30_000)
+        for k, (source, where) in todo.items():
+            try:
+                drawn[k] = page.evaluate("async ([id, src]) => (await mermaid.render(id, src)).svg",
+                                         [f"diagram-{k}", normal(source)])
+            except Exception as e:  # Mermaid's parse error, with its line and column
+                sys.exit(f"{where}: Mermaid could not draw this diagram:\n{e}")
+        browser.close()
+    return drawn
+
+
+def main() -> int:
+    try:
+        wanted = diagrams_in_docs()
+    except DocsError as e:
+        sys.exit(f"error: {e}")
+    todo = {k: v for k, v in wanted.items() if not (STORE / f"{k}.svg").is_file()}
+    for k, svg in (draw(todo) if todo else {}).items():
+        STORE.mkdir(parents=True, exist_ok=True)
+        tmp = STORE / f".{k}.svg.tmp"
+        # Mermaid writes coordinates with 13 decimals; 2 look the same and are 7x smaller
+        tmp.write_text(re.sub(r"(\d\.\d\d)\d+", r"\1", svg) + "\n", encoding="utf-8")
+        tmp.replace(STORE / f"{k}.svg")  # never a half-written SVG
+    unused = [p for p in STORE.glob("*.svg") if p.stem not in wanted]
+    for p in unused:
+        p.unlink()
+    print(f"diagrams: {len(wanted)}, {len(todo)} drawn, {len(unused)} removed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
