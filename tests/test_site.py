@@ -182,3 +182,8 @@ def test_chapter_pages_offer_script_notebook_colab_and_run_time(site, page):
     script = re.search(r'href="([^"]+\.py)" download', text).group(1)
     assert (built(site, page).parent / script).exists()
 
+
+def test_search_dialog_has_a_name(site):
+    """Screen readers announce a dialog by its name (Lighthouse: aria-dialog-name)."""
+    assert 'role="dialog" aria-label="검색"' in (site / "index.html").read_text(encoding="utf-8")
+    assert 'role="dialog" aria-label="Search"' in (site / "en" / "index.html").read_text(encoding="utf-8")

@@ -208,6 +208,8 @@ def on_page_markdown(markdown, page, config, files):
 
 
 HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
+SEARCH_NAME = {"ko": "검색", "en": "Search"}
 
 
 def on_post_page(output, page, config):
@@ -215,8 +217,13 @@ def on_post_page(output, page, config):
 
     Also drop the <head> hreflang links: Material's script fetches "sitemap.xml" next to
     each of them, and with per-page links (mkdocs-static-i18n) that is a 404 on every
-    page load. The language menu's own links are untouched."""
+    page load. The language menu's own links are untouched.
+    And name Material's search dialog: a dialog without a name is announced as just
+    "dialog" by screen readers (Lighthouse's aria-dialog-name)."""
     output = HEAD_ALTERNATE.sub("", output)
+    lang = "en" if page.file.src_uri.startswith("en/") else "ko"
+    output = output.replace(SEARCH_DIALOG, SEARCH_DIALOG.replace(
+        'role="dialog">', f'role="dialog" aria-label="{SEARCH_NAME[lang]}">'))
     found = _chapter_of(page)
     if not found:
         return output
