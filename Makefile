@@ -9,15 +9,18 @@ export NO_MKDOCS_2_WARNING := 1
 # executed notebooks are cached per requirements.txt (tools/docs_pages.py: notebook_cache_dir)
 export NOTEBOOK_CACHE := $(CURDIR)/.cache/mkdocs-jupyter-$(shell sha256sum requirements.txt | cut -c1-12)
 
-.PHONY: help install test-torch browser serve test test-gpu build snippets outputs bench publish-local version clean
+.PHONY: help install test-torch browser serve test test-browser test-gpu build snippets diagrams outputs bench page-budget publish-local version clean
 
 help:
 	@echo "make serve     set up .venv and serve the site on http://127.0.0.1:8000"
 	@echo "make test      set up .venv and run every check CI runs"
 	@echo "make test-gpu  run every snippet on CUDA (REQUIRE_CUDA=1); fails without a GPU"
+	@echo "make test-browser  only the published-site and Chromium tests"
 	@echo "make snippets  regenerate snippets/ and the notebooks from the pages"
+	@echo "make diagrams  draw the pages' mermaid diagrams into docs/assets/diagrams/ (Chromium)"
 	@echo "make outputs   rewrite the outputs shown on the pages from a real run"
 	@echo "make bench     time each chapter's code, the test suite and the site build"
+	@echo "make page-budget  bytes, requests and first paint of every page, plus Lighthouse"
 	@echo "make build     mkdocs build --strict into site/"
 	@echo "make publish-local  mike deploy into a local bare repo and serve it on 127.0.0.1:8001"
 	@echo "make test-torch TORCH=2.15.0 TORCHVISION=0.30.0   the CPU suite against another torch"
@@ -51,6 +54,9 @@ browser: $(STAMP)
 test: $(STAMP) browser
 	$(PY) -m pytest
 
+test-browser: $(STAMP) browser
+	$(PY) -m pytest -m browser
+
 # The GPU machine may have torch preinstalled and no network: `make test-gpu PY=python3`
 # uses that interpreter as it is; the default sets up .venv like `make test`.
 test-gpu: $(if $(filter $(VENV)/bin/python,$(PY)),$(STAMP))
@@ -63,6 +69,9 @@ snippets: $(STAMP)
 	$(PY) tools/extract_snippets.py
 	$(PY) tools/make_notebooks.py
 
+diagrams: $(STAMP) browser
+	$(PY) tools/diagrams.py
+
 outputs: $(STAMP)
 	$(PY) tools/update_outputs.py
 	$(PY) tools/extract_snippets.py
@@ -70,6 +79,15 @@ outputs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+# Lighthouse comes from npm (a JavaScript package, no browser download): it drives our Chromium.
+LIGHTHOUSE := .cache/lighthouse/node_modules/.bin/lighthouse
+$(LIGHTHOUSE):
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is needed for Lighthouse (apt-get install npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .cache/lighthouse lighthouse@12.8.2
+
+page-budget: build browser $(LIGHTHOUSE)
+	$(PY) tools/page_budget.py --lighthouse
 
 publish-local: $(STAMP)
 	$(PY) tools/publish_local.py --older 2.13

@@ -1,0 +1,177 @@
+"""Page budget: what a reader's browser downloads on a first visit (cold cache).
+
+    python tools/page_budget.py [--site site] [--lighthouse]
+
+Serves the built site on 127.0.0.1 with gzip, as GitHub Pages does, opens every page in
+headless Chromium with an empty cache and prints, per page: bytes transferred (response
+bodies as sent, gzip), bytes after decompression, number of requests, requests to other
+hosts, and the first contentful paint. The home pages and the heaviest page are summarised against the
+budget (400 KB, zero third-party requests). A benchmark to read, not a test: the numbers
+are printed, never asserted.
+
+--lighthouse also runs Lighthouse (npm package, pinned in the Makefile) with the same
+Chromium on the home page and the heaviest page and prints its performance and
+accessibility scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import http.server
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BUDGET = 400 * 1024
+COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
+
+
+class GzipHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, gzipped for clients that accept it (GitHub Pages does the same).
+    Counts the body bytes it sends: the browser's own figures miss the search worker."""
+
+    sent: list[int] = []
+
+    def log_message(self, *args):
+        pass
+
+    def send_header(self, keyword, value):
+        if keyword == "Content-Length":
+            GzipHandler.sent.append(int(value))
+        super().send_header(keyword, value)
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir() and urlsplit(self.path).path.endswith("/"):
+            path = path / "index.html"
+        if (not path.is_file() or path.suffix not in COMPRESSED
+                or "gzip" not in self.headers.get("Accept-Encoding", "")):
+            return super().send_head()  # redirects, 404s, images: as the standard server does
+        body = gzip.compress(path.read_bytes(), compresslevel=6)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+
+def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(GzipHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def page_urls(site: Path) -> list[str]:
+    """Every page of the site as a path below its root: "", "intro/", "en/intro/"…"""
+    out = []
+    for html in sorted(site.rglob("index.html")):
+        rel = html.parent.relative_to(site).as_posix()
+        if "/notebooks/" in f"/{rel}/":
+            continue  # the executed-notebook views are linked from chapters, not first visits
+        out.append("" if rel == "." else f"{rel}/")
+    return out
+
+
+def chromium() -> str | None:
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def measure(browser, url: str) -> dict:
+    """One cold visit: a new context has an empty cache. Waits until the network is idle,
+    so the search index that Material's worker fetches on load is counted too."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    requests = []
+    GzipHandler.sent.clear()
+    page.on("requestfinished", lambda r: requests.append(r))
+    page.goto(url, wait_until="networkidle")
+    paint = page.evaluate(
+        "() => Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]))")
+    host = urlsplit(url).hostname
+    decoded = sum(len(r.response().body()) for r in requests if r.response() is not None)
+    foreign = [r.url for r in requests if urlsplit(r.url).hostname not in (host, None)]
+    context.close()
+    transferred, requests_served = sum(GzipHandler.sent), len(GzipHandler.sent)
+    return {"transferred": transferred, "decoded": decoded, "requests": requests_served + len(foreign),
+            "foreign": foreign, "fcp_ms": paint.get("first-contentful-paint"),
+            "fp_ms": paint.get("first-paint")}
+
+
+def kb(n: int) -> str:
+    return f"{n / 1024:,.0f} KB"
+
+
+def lighthouse(url: str, exe: str) -> dict:
+    binary = ROOT / ".cache" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+    if not binary.exists():
+        sys.exit(f"error: {binary.relative_to(ROOT)} is missing: run `make page-budget` "
+                 "(it installs the pinned Lighthouse from npm)")
+    flags = "--headless=new --no-sandbox --disable-gpu --disable-background-networking"
+    proc = subprocess.run(
+        [str(binary), url, "--quiet", "--output=json", "--output-path=stdout",
+         "--only-categories=performance,accessibility", f"--chrome-flags={flags}"],
+        capture_output=True, text=True, env=dict(os.environ, CHROME_PATH=exe), timeout=300)
+    if proc.returncode:
+        sys.exit(f"error: lighthouse failed on {url}:\n{proc.stderr[-2000:]}")
+    report = json.loads(proc.stdout)
+    return {name: round(cat["score"] * 100) for name, cat in report["categories"].items()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--site", type=Path, default=ROOT / "site", help="a built site (make build)")
+    p.add_argument("--lighthouse", action="store_true", help="also run Lighthouse")
+    args = p.parse_args(argv)
+    if not (args.site / "index.html").is_file():
+        sys.exit(f"error: --site {args.site}: no index.html there; run `make build` first")
+    exe = chromium()
+    from playwright.sync_api import sync_playwright
+
+    server, base = serve(args.site)
+    results = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update"])
+        for path in page_urls(args.site):
+            results[path] = measure(browser, base + path)
+        browser.close()
+
+    print(f"{'page':40} {'transferred':>12} {'uncompressed':>13} {'requests':>8} {'other hosts':>11} {'first paint':>11}")
+    for path, r in sorted(results.items(), key=lambda kv: -kv[1]["transferred"]):
+        fcp = f"{r['fcp_ms']:.0f} ms" if r["fcp_ms"] is not None else "-"
+        flag = "  over budget" if r["transferred"] > BUDGET else ""
+        print(f"{'/' + path:40} {kb(r['transferred']):>12} {kb(r['decoded']):>13} "
+              f"{r['requests']:>8} {len(r['foreign']):>11} {fcp:>11}{flag}")
+    heaviest = max(results, key=lambda k: results[k]["transferred"])
+    print(f"\nbudget {kb(BUDGET)} per first visit, no other hosts; heaviest page: /{heaviest}")
+    for path in dict.fromkeys(["", "en/", heaviest]):
+        r = results[path]
+        verdict = "within" if r["transferred"] <= BUDGET and not r["foreign"] else "OVER"
+        print(f"  /{path}: {kb(r['transferred'])}, {r['requests']} requests, "
+              f"{len(r['foreign'])} to other hosts, first contentful paint {r['fcp_ms']:.0f} ms: {verdict}")
+    if args.lighthouse:
+        server.shutdown()
+        server, base = serve(args.site)  # fresh server, same files
+        for path in dict.fromkeys(["", heaviest]):
+            scores = lighthouse(base + path, exe)
+            print(f"  lighthouse /{path}: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
