@@ -171,3 +171,13 @@ def test_an_undrawn_diagram_is_shown_live_and_warns(caplog):
     html = md.convert("```mermaid\nflowchart LR\n  never --> drawn\n```\n")
     assert '<pre class="mermaid">' in html  # Material draws it in the browser meanwhile
     assert "has no drawn SVG" in caplog.text and "make diagrams" in caplog.text
+
+
+@pytest.mark.browser
+def test_a_diagram_mermaid_cannot_parse_names_its_page_and_line():
+    from tools import diagrams
+
+    with pytest.raises(SystemExit) as e:
+        diagrams.draw({"bad": ("flowchart LR\n  a -->", "docs/ko/x.md:3")})
+    assert str(e.value).startswith("docs/ko/x.md:3: Mermaid could not draw this diagram")
+    assert "Parse error" in str(e.value)

@@ -151,7 +151,8 @@ def draw(todo: dict[str, tuple[str, str]]) -> dict[str, str]:
                 drawn[k] = page.evaluate("async ([id, src]) => (await mermaid.render(id, src)).svg",
                                          [f"diagram-{k}", normal(source)])
             except Exception as e:  # Mermaid's parse error, with its line and column
-                sys.exit(f"{where}: Mermaid could not draw this diagram:\n{e}")
+                message = str(e).split("\n    at ")[0].removeprefix("Page.evaluate: ")
+                sys.exit(f"{where}: Mermaid could not draw this diagram (nothing was written):\n{message}")
         browser.close()
     return drawn
 
