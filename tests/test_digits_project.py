@@ -146,6 +146,9 @@ def test_parse_args_reads_a_list(main_module):
     (["--save-dir", "tensor.pt"], "--save-dir"),
     (["--resume", "tensor.pt"], "--resume"),
     (["--epochs", "5", "--resume", "ten-epochs.pt"], "--epochs"),
+    (["--epochs", "20", "--lr", "0.1", "--resume", "ten-epochs.pt"], "--lr"),
+    (["--epochs", "20", "--batch-size", "32", "--resume", "ten-epochs.pt"], "--batch-size"),
+    (["--epochs", "20", "--seed", "1", "--resume", "ten-epochs.pt"], "--seed"),
 ])
 def test_more_bad_arguments(main_module, runs, tmp_path, monkeypatch, capsys, argv, argument):
     monkeypatch.chdir(tmp_path)

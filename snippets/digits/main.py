@@ -71,13 +71,21 @@ def parse_args(argv=None):
         if not os.path.isfile(args.resume):
             parser.error(f"argument --resume: no such file: {args.resume}")
         try:
-            epoch = load_checkpoint(args.resume)["epoch"]
+            checkpoint = load_checkpoint(args.resume)
         except ValueError as e:
             parser.error(f"argument --resume: {args.resume} is not a checkpoint of this script: {e}")
         except Exception:
             parser.error(f"argument --resume: {args.resume} cannot be read by torch.load(weights_only=True)")
+        epoch = checkpoint["epoch"]
         if epoch >= args.epochs:
             parser.error(f"argument --epochs: the --resume checkpoint already has {epoch} epochs; ask for more")
+        # A resumed run must be the same run: other batches or steps would not continue it.
+        for name in ("batch_size", "lr", "seed"):
+            saved = checkpoint["args"].get(name)
+            if saved is not None and saved != getattr(args, name):
+                flag = "--" + name.replace("_", "-")
+                parser.error(f"argument {flag}: the --resume checkpoint was trained with {flag} {saved}; "
+                             f"give the same value to continue it")
     return args
 
 
