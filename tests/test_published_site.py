@@ -42,7 +42,7 @@ def published(tmp_path_factory):
     port = free_port()
     www = publish_local.publish(tmp_path_factory.mktemp("publish"), port, OLDER)
     handler = functools.partial(QuietHandler, directory=str(www))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = publish_local.QuietServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{port}/", www
     server.shutdown()
