@@ -32,15 +32,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences  # noqa: E402
+from tools.extract_snippets import write_atomically  # noqa: E402
 
 STORE = DOCS / "assets" / "diagrams"
 MERMAID = next((DOCS / "assets" / "javascripts").glob("mermaid-*.min.js"))
 log = logging.getLogger("mkdocs.diagrams")  # under "mkdocs": --strict counts its warnings
 
 
+DRAWN_BY = f"{MERMAID.name}\nmkdocs-material {version('mkdocs-material')}\n"
+
+
 def key(source: str) -> str:
-    text = f"{MERMAID.name}\nmkdocs-material {version('mkdocs-material')}\n{normal(source)}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256((DRAWN_BY + normal(source)).encode()).hexdigest()[:16]
 
 
 def normal(source: str) -> str:
@@ -51,11 +54,15 @@ def svg_path(source: str) -> Path:
     return STORE / f"{key(source)}.svg"
 
 
+def inline(path: Path) -> str:
+    return f'<div class="diagram">{path.read_text(encoding="utf-8")}</div>'
+
+
 def fence(source, language, class_name, options, md, **kwargs):
     """pymdownx.superfences formatter for ```mermaid (see mkdocs.yml)."""
     path = svg_path(source)
     if path.is_file():
-        return f'<div class="diagram">{path.read_text(encoding="utf-8")}</div>'
+        return inline(path)
     from pymdownx.superfences import fence_code_format
 
     first = normal(source).splitlines()[:2]
@@ -75,7 +82,7 @@ def inline_notebook_diagrams(page_html: str, where: str) -> str:
         if not path.is_file():
             log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
             return m.group(0)
-        return f'<div class="jp-Mermaid"><div class="diagram">{path.read_text(encoding="utf-8")}</div>'
+        return f'<div class="jp-Mermaid">{inline(path)}'
 
     return JUPYTER_MERMAID.sub(drawn, page_html)
 
@@ -164,11 +171,8 @@ def main() -> int:
         sys.exit(f"error: {e}")
     todo = {k: v for k, v in wanted.items() if not (STORE / f"{k}.svg").is_file()}
     for k, svg in (draw(todo) if todo else {}).items():
-        STORE.mkdir(parents=True, exist_ok=True)
-        tmp = STORE / f".{k}.svg.tmp"
         # Mermaid writes coordinates with 13 decimals; 2 look the same and are 7x smaller
-        tmp.write_text(re.sub(r"(\d\.\d\d)\d+", r"\1", svg) + "\n", encoding="utf-8")
-        tmp.replace(STORE / f"{k}.svg")  # never a half-written SVG
+        write_atomically(STORE / f"{k}.svg", re.sub(r"(\d\.\d\d)\d+", r"\1", svg) + "\n")
     unused = [p for p in STORE.glob("*.svg") if p.stem not in wanted]
     for p in unused:
         p.unlink()
