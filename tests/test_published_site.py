@@ -10,9 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import re
-import shutil
 import socket
 import threading
 import urllib.request
@@ -22,6 +20,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
 
+from tools import browser as browser_tools
 from tools import publish_local
 from tools.docs_pages import DOCS, ROOT, chapter, pages
 
@@ -42,7 +41,7 @@ def published(tmp_path_factory):
     port = free_port()
     www = publish_local.publish(tmp_path_factory.mktemp("publish"), port, OLDER)
     handler = functools.partial(QuietHandler, directory=str(www))
-    server = publish_local.QuietServer(("127.0.0.1", port), handler)
+    server = browser_tools.QuietServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{port}/", www
     server.shutdown()
@@ -139,13 +138,8 @@ def test_no_broken_internal_links_or_anchors(published):
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
-    exe = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=exe,  # None: Playwright's own browser, where one is installed
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
-        )
+        b = browser_tools.launch(p)
         yield b
         b.close()
 

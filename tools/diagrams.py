@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences  # noqa: E402
+from tools.browser import launch  # noqa: E402
 from tools.extract_snippets import write_atomically  # noqa: E402
 
 STORE = DOCS / "assets" / "diagrams"
@@ -144,11 +145,10 @@ def host_site(tmp: Path) -> Path:
 def draw(todo: dict[str, tuple[str, str]]) -> dict[str, str]:
     from playwright.sync_api import sync_playwright
 
-    exe = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     drawn = {}
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         index = host_site(Path(tmp))
-        browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        browser = launch(pw)
         page = browser.new_page()
         page.add_init_script(CAPTURE)
         page.goto(index.as_uri())

@@ -23,7 +23,6 @@ import http.server
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.publish_local import QuietServer  # noqa: E402
+from tools.browser import QuietServer, chromium, launch  # noqa: E402
 
 BUDGET = 400 * 1024
 COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
@@ -87,10 +86,6 @@ def page_urls(site: Path) -> list[str]:
     return out
 
 
-def chromium() -> str | None:
-    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def measure(browser, url: str) -> dict:
     """One cold visit: a new context has an empty cache. Waits until the network is idle,
     so the search index that Material's worker fetches on load is counted too."""
@@ -139,15 +134,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not (args.site / "index.html").is_file():
         sys.exit(f"error: --site {args.site}: no index.html there; run `make build` first")
-    exe = chromium()
     from playwright.sync_api import sync_playwright
 
     server, base = serve(args.site)
     results = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update"])
+        browser = launch(pw)
         for path in page_urls(args.site):
             results[path] = measure(browser, base + path)
         browser.close()
@@ -166,10 +158,8 @@ def main(argv=None) -> int:
         print(f"  /{path}: {kb(r['transferred'])}, {r['requests']} requests, "
               f"{len(r['foreign'])} to other hosts, first contentful paint {r['fcp_ms']:.0f} ms: {verdict}")
     if args.lighthouse:
-        server.shutdown()
-        server, base = serve(args.site)  # fresh server, same files
         for path in dict.fromkeys(["", heaviest]):
-            scores = lighthouse(base + path, exe)
+            scores = lighthouse(base + path, chromium())
             print(f"  lighthouse /{path}: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
     server.shutdown()
     return 0

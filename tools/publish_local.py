@@ -82,16 +82,9 @@ def publish(out: Path, port: int, older: str | None) -> Path:
     return www
 
 
-class QuietServer(http.server.ThreadingHTTPServer):
-    """A static server that does not print a traceback when a browser cancels a download
-    (it does whenever it leaves a page before the search index or an image arrived)."""
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
-
-
 def serve(www: Path, port: int) -> None:
+    from tools.browser import QuietServer
+
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
     with QuietServer(("127.0.0.1", port), handler) as server:
         print(f"serving the published site on http://127.0.0.1:{port}/ (Ctrl+C stops)")
