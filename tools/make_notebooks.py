@@ -59,9 +59,14 @@ def colab_url(page: Path) -> str:
     return f"https://colab.research.google.com/github/{repo}/blob/main/{rel(notebook_path(page))}"
 
 
+def published_root() -> str:
+    """Where readers find the newest published version: what the notebooks link to."""
+    return config_value("site_url") + "latest/"
+
+
 def site_url_of(page: Path, target: str) -> str:
     """Absolute URL on the published site for a link written relative to `page`."""
-    site = config_value("site_url") + "latest/"
+    site = published_root()
     path, _, anchor = target.partition("#")
     resolved = (page.parent / path).resolve() if path else page
     parts = resolved.relative_to(DOCS).parts

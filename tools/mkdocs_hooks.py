@@ -74,8 +74,7 @@ def on_page_content(html, page, config, files):
         html = diagrams.inline_notebook_diagrams(html, page.file.src_uri)
         # The notebooks link to the published site (they are also opened in Colab); inside
         # the site, point at this build instead, so images and links stay in its version.
-        published = make_notebooks.config_value("site_url") + "latest/"
-        html = html.replace(published, "../" * page.url.count("/"))
+        html = html.replace(make_notebooks.published_root(), "../" * page.url.count("/"))
     return html
 
 
