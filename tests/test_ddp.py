@@ -102,10 +102,10 @@ def results(tmp_path_factory, busy_port):
         return [*TORCHRUN, "--nproc-per-node", str(n), "--master-addr", "127.0.0.1", "--master-port", str(port)]
 
     cases = {
-        "two-ranks": (torchrun(2, free_port()), ["--epochs", "2"], None),
-        "expect-3-torchrun": (torchrun(2, free_port()), ["--expect-world-size", "3"], None),
+        # docs/*/gpu-distributed.md runs 3 epochs and shows the ranks agree; here one epoch
+        # for what only a test sees: the checkpoint, temporary files, leftover processes
+        "two-ranks": (torchrun(2, free_port()), ["--epochs", "1"], None),
         "expect-3-plain": (plain, ["--expect-world-size", "3"], None),
-        "nproc-0": (torchrun(0, free_port()), [], None),
         "port-busy-torchrun": (torchrun(2, busy_port), [], None),
         "port-busy-plain": (plain, [], {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(busy_port)}),
         # a world size of 2 with only rank 0 ever started: it must give up after --timeout
@@ -125,7 +125,7 @@ def test_two_processes_train_and_end_identical(results):
     r = results["two-ranks"]
     assert r["rc"] == 0, explain(r)
     assert "world size 2, backend gloo" in r["out"] or "world size 2, backend nccl" in r["out"], explain(r)
-    assert "epoch 2: loss" in r["out"], explain(r)
+    assert "epoch 1: loss" in r["out"], explain(r)
     assert "parameters identical on all 2 ranks: True" in r["out"], explain(r)
     assert r["out"].count("rank 0 saved") == 1, explain(r)
     # one complete checkpoint, no temporary file left behind
@@ -133,17 +133,14 @@ def test_two_processes_train_and_end_identical(results):
     import torch
 
     state = torch.load(r["save_dir"] / "ddp_checkpoint.pt", map_location="cpu", weights_only=True)
-    assert state["epochs"] == 2 and set(state["model"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert state["epochs"] == 1 and set(state["model"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
 
 
 @pytest.mark.parametrize("case, message", [
-    ("expect-3-torchrun", "error: --expect-world-size 3, but 2 process(es) were started"),
     ("expect-3-plain", "error: --expect-world-size 3, but 1 process(es) were started"),
     ("port-busy-plain", "could not join the process group at 127.0.0.1:"),
     ("port-busy-torchrun", "address already in use"),
     ("missing-rank", "Timed out after"),
-    # torchrun itself rejects 0 processes, with a bare AssertionError (its message, not ours)
-    ("nproc-0", "AssertionError"),
 ])
 def test_bad_input_fails_fast_and_clearly(results, case, message):
     r = results[case]
@@ -158,8 +155,8 @@ def test_port_in_use_is_named(results):
     assert "EADDRINUSE" in results["port-busy-plain"]["err"], explain(results["port-busy-plain"])
 
 
-@pytest.mark.parametrize("case", ["two-ranks", "expect-3-torchrun", "expect-3-plain", "nproc-0",
-                                  "port-busy-torchrun", "port-busy-plain", "missing-rank"])
+@pytest.mark.parametrize("case", ["two-ranks", "expect-3-plain", "port-busy-torchrun", "port-busy-plain",
+                                  "missing-rank"])
 def test_no_process_is_left_running(results, case):
     assert not results[case]["stray"], f"{case} left processes running: {results[case]['stray']}"
 

@@ -1,12 +1,14 @@
-"""The pages themselves: no fence is skipped silently, both languages carry the same code,
-and snippets/ is exactly what the pages contain."""
+"""The pages themselves: no fence is skipped silently, both languages carry the same code
+and the same outputs (compared as text: only the Korean page runs), snippets/ is exactly
+what the pages contain, and every snippet is standalone (uses no name it doesn't define)."""
 
+import ast
 import re
 
 import pytest
 
 from tools import extract_snippets
-from tools.docs_pages import DOCS, ROOT, LANGS, pages, scan_fences, twin, units
+from tools.docs_pages import DOCS, ROOT, LANGS, all_units, codeblocks_units, pages, rel, scan_fences, twin
 
 ALL_PAGES = [p for lang in LANGS for p in pages(lang)]
 
@@ -16,14 +18,17 @@ def test_there_are_pages_in_both_languages():
 
 
 @pytest.mark.parametrize("page", ALL_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
-def test_fences_are_run_or_explicitly_not_run(page):
-    # scan_fences raises with page:line on a fence pytest-codeblocks would skip silently,
-    # an unknown fence language, a skip marker, or a malformed marker.
-    python = [f for f in scan_fences(page) if f.kind == "run" and f.info == "python"]
-    starts = [f.line for f in python if not f.cont]
-    # Cross-check with pytest-codeblocks' own parser: every python fence we see starts a
-    # unit it runs, or continues one.
-    assert [u.lineno for u in units(page)] == starts
+def test_units_are_what_pytest_codeblocks_runs(page):
+    # all_units raises with page:line on a fence pytest-codeblocks would skip silently, an
+    # unknown fence language, a skip marker, or a malformed marker. Then our page model must
+    # see the units pytest-codeblocks sees: same lines, code and shown outputs. (Its parser
+    # drops blank lines inside indented fences; a reader's copy keeps them, and so do we.)
+    def squeeze(text):
+        return None if text is None else "".join(line for line in text.splitlines(True) if line.strip())
+
+    ours = [(u.lineno, u.syntax, squeeze(u.code), squeeze(u.expected_output)) for u in all_units(page)]
+    theirs = [(n, syntax, squeeze(code), squeeze(out)) for n, syntax, code, out in codeblocks_units(page)]
+    assert ours == theirs
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -34,30 +39,37 @@ def test_every_page_exists_in_both_languages(lang):
 
 
 @pytest.mark.parametrize("page", pages("ko"), ids=lambda p: str(p.relative_to(DOCS / "ko")))
-def test_ko_and_en_run_the_same_code(page):
-    def runnable(p):
-        return [(f.info, block) for f, block in zip(
-            [f for f in scan_fences(p) if f.kind == "run"], fence_bodies(p))]
+def test_ko_and_en_show_the_same_code_and_outputs(page):
+    def shown(p):
+        return [(f.info, f.body) for f in scan_fences(p) if f.kind in ("run", "output")]
 
-    ko, en = runnable(page), runnable(twin(page, "en"))
+    ko, en = shown(page), shown(twin(page, "en"))
     for i, (a, b) in enumerate(zip(ko, en), 1):
-        assert a == b, f"runnable block {i} differs between {page.name} ko and en:\n{a[1]}\n---\n{b[1]}"
-    assert len(ko) == len(en), f"ko has {len(ko)} runnable blocks, en has {len(en)}"
+        assert a == b, f"block {i} differs between {page.name} ko and en:\n{a[1]}\n---\n{b[1]}"
+    assert len(ko) == len(en), f"ko has {len(ko)} runnable and output blocks, en has {len(en)}"
 
 
-def fence_bodies(page):
-    """Bodies of the run fences (python/sh/bash) in page order, before `cont` merging."""
-    bodies, lines, i = [], page.read_text(encoding="utf-8").splitlines(), 0
-    while i < len(lines):
-        m = re.match(r"^\s*(`{3,})(python|sh|bash)\s*$", lines[i])
-        if m:
-            j = i + 1
-            while not lines[j].strip().startswith(m.group(1)):
-                j += 1
-            bodies.append("\n".join(lines[i + 1 : j]))
-            i = j
-        i += 1
-    return bodies
+def undefined_names(code: str, filename: str) -> list[str]:
+    from pyflakes import checker, messages
+
+    found = checker.Checker(ast.parse(code), filename).messages
+    return [str(m) for m in found if isinstance(m, (messages.UndefinedName, messages.UndefinedLocal))]
+
+
+GENERATED = sorted(p for p in (ROOT / "snippets").rglob("*.py") if extract_snippets.is_generated(p))
+
+
+@pytest.mark.parametrize("snippet", GENERATED, ids=lambda p: str(p.relative_to(ROOT / "snippets")))
+def test_snippet_is_standalone(snippet):
+    # The runner gives each unit an empty working directory, so no unit reads another's
+    # files; this is the other half: no unit borrows a name from an earlier one.
+    problems = undefined_names(snippet.read_text(encoding="utf-8"), rel(snippet))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_standalone_check_catches_a_borrowed_name():
+    assert undefined_names("import torch\nprint(model(torch.ones(1)))\n", "x.py") == [
+        "x.py:2:7: undefined name 'model'"]
 
 
 def test_snippets_match_the_pages():
@@ -94,3 +106,16 @@ def test_every_figure_is_saved_by_its_page_and_shown_in_both_languages():
             text = page.read_text(encoding="utf-8") if page.exists() else ""
             assert f'"{png.name}"' in text, f"no block on {page.relative_to(ROOT)} saves {png.name}"
             assert f"figures/{chapter}/{png.name})" in text, f"{page.relative_to(ROOT)} does not show {png.name}"
+
+
+def test_a_reader_can_run_one_page_with_pytest_codeblocks():
+    # `make test` runs the pages through tools/runner.py; a reader runs one page this way.
+    import subprocess
+    import sys
+
+    page = "docs/ko/tensors.md"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--codeblocks", page, "-q", "-p", "no:cacheprovider"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    units = len(all_units(DOCS / "ko" / "tensors.md"))
+    assert re.search(rf"^{units} passed", proc.stdout, re.M), proc.stdout[-500:]

@@ -1,5 +1,5 @@
-"""Bad input gets a clear error: the fence guard and the extractor name the page and line,
-a failing extraction leaves snippets/ as it was, and the network guard names the host."""
+"""Bad input gets a clear error: the fence guard, the extractor and the runner name the page
+and line, a failing extraction leaves snippets/ as it was, and the network guard names the host."""
 
 import os
 import socket
@@ -116,7 +116,7 @@ def test_require_cuda_refuses_to_pass_without_cuda():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: this checks the refusal on CPU-only machines")
     env = dict(os.environ, REQUIRE_CUDA="1")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_snippets.py", "-q"],
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_chapters.py", "-q", "-k", "intro"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "REQUIRE_CUDA=1" in proc.stderr + proc.stdout
 
@@ -181,3 +181,61 @@ def test_a_diagram_mermaid_cannot_parse_names_its_page_and_line():
         diagrams.draw({"bad": ("flowchart LR\n  a -->", "docs/ko/x.md:3")})
     assert str(e.value).startswith("docs/ko/x.md:3: Mermaid could not draw this diagram")
     assert "Parse error" in str(e.value)
+
+
+RUNNER_PAGE = """# T
+
+```python
+print("ok")
+open("saved.txt", "w").write("x")
+```
+
+<!--pytest-codeblocks:expected-output-->
+
+```text
+ok
+```
+
+```python
+print(open("saved.txt").read())
+```
+
+```python
+x = 1
+print(x / 0)
+```
+
+```python
+print("never")
+```
+"""
+
+
+def test_runner_isolates_units_names_the_failing_line_and_stops_the_chapter(tmp_path):
+    from tools import runner
+    from tools.docs_pages import all_units
+
+    page = tmp_path / "x.md"
+    page.write_text(RUNNER_PAGE, encoding="utf-8")
+    runs = runner.run_chapters([page], workers=1, keep=tmp_path / "runs")[page]
+    units = all_units(page)
+    assert runner.problems(units[0], runs, 0) == []
+    # each unit starts in an empty directory: a file an earlier unit wrote is not there
+    assert "FileNotFoundError" in runner.problems(units[1], runs, 1)[0]
+    assert len(runs.units) == 2 and "not run" in runner.problems(units[2], runs, 2)[0]
+
+
+def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
+    from tools import runner
+    from tools.docs_pages import all_units
+
+    page = tmp_path / "y.md"
+    page.write_text(RUNNER_PAGE.replace("ok\n```", "OK\n```").replace(
+        'print(open("saved.txt").read())\n', 'print("fine")\n'), encoding="utf-8")
+    runs = runner.run_chapters([page], workers=1, keep=tmp_path / "runs")[page]
+    units = all_units(page)
+    shown = runner.problems(units[0], runs, 0)
+    assert "y.md:3: the output shown differs" in shown[0] and "--- printed\nok\n" in shown[0]
+    failed = runner.problems(units[2], runs, 2)[0]
+    assert failed.startswith(f"{page}:18: failed") and f'File "{page}", line 20' in failed
+    assert "ZeroDivisionError" in failed

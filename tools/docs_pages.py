@@ -1,9 +1,11 @@
-"""What the docs pages contain: pages per language, their fences, and their runnable units.
+"""The page model: every tool and test reads a page through this module, parsed once.
 
-Runnable units come from pytest-codeblocks' own parser (`extract_from_file`), so what we
-extract, count and compare is exactly what `pytest --codeblocks` runs. The small fence
-scanner here exists only to see what that parser ignores (`~~~` fences, `py`, titles…),
-which is the point of the fence guard.
+A page is a list of fences (with their bodies, dedented as pytest-codeblocks dedents them)
+grouped into runnable units: a ```python or ```sh block, the ```python blocks chained to it
+with <!--pytest-codeblocks:cont-->, and the ```text block shown as its output. The fence
+guard raises on anything pytest-codeblocks would skip silently (`~~~`, `py`, titles…), and
+tests/test_docs.py checks the units against pytest-codeblocks' own parser, so what we run,
+extract and compare is exactly what `pytest --codeblocks` runs. Page → URL lives here too.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from pytest_codeblocks import extract_from_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -41,6 +41,32 @@ class Fence:
     info: str
     kind: str  # run | output | non-run
     cont: bool = False  # chained to the previous unit with <!--pytest-codeblocks:cont-->
+    body: str = ""  # the code, dedented like pytest-codeblocks does, ending in a newline
+
+
+@dataclass
+class Unit:
+    """A runnable unit: what pytest-codeblocks runs as one test, and one snippet file."""
+
+    page: Path
+    fences: list[Fence]  # the first fence and its `cont` fences: one notebook cell each
+    expected_output: str | None = None  # the ```text shown after it, if any
+
+    @property
+    def lineno(self) -> int:
+        return self.fences[0].line
+
+    @property
+    def syntax(self) -> str:
+        return self.fences[0].info
+
+    @property
+    def code(self) -> str:
+        return "".join(f.body for f in self.fences)
+
+    @property
+    def where(self) -> str:
+        return f"{rel(self.page)}:{self.lineno}"
 
 
 def rel(path: Path) -> str:
@@ -124,31 +150,61 @@ def scan_fences(page: Path) -> list[Fence]:
             )
         if keyword == "cont" and info != "python":
             raise DocsError(page, n, "only ```python blocks can continue a unit")
-        fences.append(Fence(n, info, kind, keyword == "cont"))
         pending = None
-        # skip to the closing fence
+        indent, body = len(f.group(1)), []
         i += 1
-        while i < len(lines):
+        while i < len(lines):  # up to the closing fence
             s = lines[i].lstrip()
             if s.startswith(ticks[0] * len(ticks)) and not s.strip(ticks[0]).strip():
                 break
+            cut = min(indent, len(lines[i]) - len(s))  # as pytest-codeblocks dedents
+            body.append(lines[i][cut:] + "\n")
             i += 1
         else:
             raise DocsError(page, n, "fence is never closed")
+        fences.append(Fence(n, info, kind, keyword == "cont", "".join(body)))
         i += 1
     if pending:
         raise DocsError(page, pending[1], "a marker at the end of the page has no fence")
     return fences
 
 
-def units(page: Path) -> list:
-    """pytest-codeblocks' runnable units of a page (cont already merged), python only."""
-    scan_fences(page)  # fails first with a page:line message on anything malformed
+def all_units(page: Path) -> list[Unit]:
+    """Every runnable unit of a page in order: ```python and ```sh/```bash."""
+    out: list[Unit] = []
+    for f in scan_fences(page):
+        if f.kind == "run" and f.cont:
+            out[-1].fences.append(f)
+        elif f.kind == "run":
+            out.append(Unit(page, [f]))
+        elif f.kind == "output":
+            out[-1].expected_output = f.body
+    return out
+
+
+def units(page: Path) -> list[Unit]:
+    """The python units of a page: snippets and notebook code."""
+    return [u for u in all_units(page) if u.syntax == "python"]
+
+
+def codeblocks_units(page: Path) -> list[tuple[int, str, str, str | None]]:
+    """The same units as pytest-codeblocks' own parser sees them (for the cross-check)."""
+    from pytest_codeblocks import extract_from_file
+
     try:
         blocks = extract_from_file(page)
     except RuntimeError as e:
         raise DocsError(page, 0, f"pytest-codeblocks cannot parse this page: {e}") from e
-    return [b for b in blocks if b.syntax == "python"]
+    return [(b.lineno, b.syntax, b.code, b.expected_output) for b in blocks if b.syntax in RUN]
+
+
+def url(page: Path) -> str:
+    """Where a page is served inside a version folder: "", "intro/", "en/how-to/data/";
+    a notebook (docs/<lang>/notebooks/x.ipynb) is served as a page too."""
+    lang, *rest = page.relative_to(DOCS).with_suffix("").parts
+    if rest == ["index"]:
+        rest = []
+    return "/".join((["en"] if lang == "en" else []) + rest + [""]).lstrip("/")
 
 
 def heading_before(page: Path, line: int) -> str:
@@ -162,13 +218,3 @@ def heading_before(page: Path, line: int) -> str:
         if m and not in_fence:
             title = m.group(1)
     return title
-
-
-def notebook_cache_dir() -> Path:
-    """Where mkdocs-jupyter caches executed notebooks. Its cache key is the notebook's
-    content only, so the folder is named after requirements.txt: new pins, new cache.
-    The Makefile computes the same name (NOTEBOOK_CACHE)."""
-    import hashlib
-
-    digest = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()[:12]
-    return ROOT / ".cache" / f"mkdocs-jupyter-{digest}"

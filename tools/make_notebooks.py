@@ -4,8 +4,9 @@
     python tools/make_notebooks.py --check  # exit 1 and list what is out of date
 
 Headings and prose become Markdown cells in the page's language; ```python blocks become
-code cells in order; shown outputs are left out (the notebook makes its own); other fences
-stay as code shown in Markdown. Material-only syntax is turned into plain Markdown
+code cells in order, carrying what they printed in the one run (`make outputs` writes them,
+tools/runner.py; `make snippets` keeps them while the code is unchanged); shown-output fences
+are left out (the cells carry their outputs); other fences stay as code shown in Markdown. Material-only syntax is turned into plain Markdown
 (admonitions and tabs into bold titles, annotation markers removed, snippet includes
 inlined), and links point at the published site so they work in Colab. The first code
 cell installs the pinned packages (tagged "install": the only cell the tests skip).
@@ -14,6 +15,7 @@ cell installs the pinned packages (tagged "install": the only cell the tests ski
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -21,10 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import nbformat  # noqa: E402
 
-from tools.docs_pages import DOCS, LANGS, ROOT, DocsError, chapter, pages, rel, units  # noqa: E402
+from tools.docs_pages import DOCS, LANGS, ROOT, DocsError, chapter, pages, rel, twin, units  # noqa: E402
+from tools.extract_snippets import write_atomically  # noqa: E402
 
 NOTEBOOKS = "notebooks"  # docs/<lang>/notebooks/<chapter>.ipynb
 INSTALL_TAG = "install"
+RECORD = "pytorch_usage"  # notebook metadata: the run its outputs come from (seconds, machine)
 MARKER = re.compile(r"^\s*<!--\s*pytest-codeblocks:(.*?)\s*-->\s*$")
 BLOCK_START = re.compile(r'^(\s*)(!!!|\?\?\?\+?|===)\s*([\w-]*)\s*(?:"(.*)")?\s*$')
 FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")
@@ -182,14 +186,59 @@ def notebook(page: Path):
     return nb
 
 
+def code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and INSTALL_TAG not in c.metadata.get("tags", [])]
+
+
+def fill(nb, printed: list[str], record: dict | None):
+    """Put each code cell's printed text (stdout, as the runner captured it) into the notebook."""
+    cells = code_cells(nb)
+    assert len(cells) == len(printed), (len(cells), len(printed))
+    for n, (cell, text) in enumerate(zip(cells, printed), 1):
+        cell.execution_count = n
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
+    if record:
+        nb.metadata[RECORD] = record
+    return nb
+
+
+def stored_outputs(path: Path) -> list[str]:
+    """What each code cell of a committed notebook printed (read as JSON: no nbformat needed)."""
+    nb = nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return ["".join("".join(o.get("text", "")) for o in c.outputs if o.get("name") == "stdout")
+            for c in code_cells(nb)]
+
+
+def stored_record(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8"))["metadata"].get(RECORD)
+
+
+def text(nb) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def write_with_outputs(page: Path, printed: list[str], record: dict) -> None:
+    """make outputs: both languages' notebooks of a chapter, with this run's outputs."""
+    for lang in LANGS:
+        nb = fill(notebook(twin(page, lang)), printed, record)
+        nbformat.validate(nb)
+        write_atomically(notebook_path(twin(page, lang)), text(nb))
+
+
 def expected() -> dict[Path, str]:
+    """Every notebook as the pages make it, carrying the committed outputs while its code is
+    unchanged (else none: the tests then ask for `make outputs`)."""
     out = {}
     for lang in LANGS:
         for page in pages(lang):
             if units(page):
-                nb = notebook(page)
+                nb, path = notebook(page), notebook_path(page)
+                if path.exists():
+                    old = nbformat.read(path, as_version=4)
+                    if [c.source for c in code_cells(old)] == [c.source for c in code_cells(nb)]:
+                        fill(nb, stored_outputs(path), old.metadata.get(RECORD))
                 nbformat.validate(nb)
-                out[notebook_path(page)] = nbformat.writes(nb) + "\n"
+                out[path] = text(nb)
     return out
 
 
@@ -213,8 +262,6 @@ def main(argv: list[str] | None = None) -> int:
         if stale or orphaned:
             print("notebooks are out of date; run `make snippets`", file=sys.stderr)
         return 1 if stale or orphaned else 0
-    from tools.extract_snippets import write_atomically
-
     for p in stale:
         write_atomically(p, want[p])
     for p in orphaned:

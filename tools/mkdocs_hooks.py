@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -78,95 +77,17 @@ def on_page_content(html, page, config, files):
     return html
 
 
-def _fingerprint(nb) -> str:
-    """The code a notebook runs (its install cell aside): the key for its measured time."""
-    code = [c.source for c in nb.cells if c.cell_type == "code" and "install" not in c.metadata.get("tags", [])]
-    return hashlib.sha256(json.dumps(code).encode()).hexdigest()[:16]
-
-
-def _times_file() -> Path:
-    # beside mkdocs-jupyter's cache folder, not in it: it deletes files it did not write
-    return Path(os.environ.get("NOTEBOOK_CACHE", ".cache/mkdocs-jupyter")).parent / "notebook-run-times.json"
-
-
-def _load_times() -> dict:
-    try:
-        return json.loads(_times_file().read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-_EXECUTED: dict = {}  # code fingerprint -> outputs of each code cell, in this build
-
-
-def _execute_in_a_temporary_directory():
-    """mkdocs-jupyter runs notebooks in the directory mkdocs was started from, so the
-    files chapters save (checkpoints, CSVs, figures) would land in the repository. Run
-    each one in an empty temporary directory instead, as the tests do, and record how long
-    it took (shown on the chapter page; kept beside mkdocs-jupyter's cache). The Korean
-    and English notebooks of a chapter run the same code (tests/test_docs.py checks),
-    so the second one takes the first one's outputs instead of running again."""
-    import platform
-    import tempfile
-    import time
-
-    from nbconvert.preprocessors import ExecutePreprocessor
-
-    if getattr(ExecutePreprocessor, "_in_tmp", False):
-        return
-    original = ExecutePreprocessor.preprocess
-
-    def preprocess(self, nb, resources=None, km=None):
-        key = _fingerprint(nb)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        if key in _EXECUTED:  # the other language's notebook runs the same code: reuse it
-            for cell, outputs in zip(code, _EXECUTED[key]):
-                cell.outputs = outputs
-            return nb, resources
-        metadata = resources.setdefault("metadata", {})  # nbconvert's ResourcesDict: keep it
-        with tempfile.TemporaryDirectory(prefix="notebook-") as workdir:
-            before, metadata["path"] = metadata.get("path"), workdir
-            start = time.perf_counter()
-            result = original(self, nb, resources, km)
-            seconds = time.perf_counter() - start
-            metadata["path"] = before
-        _EXECUTED[key] = [c.outputs for c in result[0].cells if c.cell_type == "code"]
-        times = _load_times()
-        times[key] = {"seconds": round(seconds, 1), "machine": f"{os.cpu_count()}-core {platform.machine()} CPU"}
-        _times_file().parent.mkdir(parents=True, exist_ok=True)
-        _times_file().write_text(json.dumps(times, indent=1))
-        return result
-
-    ExecutePreprocessor.preprocess = preprocess
-    ExecutePreprocessor._in_tmp = True
-
-
-_execute_in_a_temporary_directory()
-
-
-@event_priority(10)  # before mkdocs-jupyter's own on_post_build, which evicts its cache
-def on_post_build(config):
-    """mkdocs-static-i18n builds each language in turn in one process, and mkdocs-jupyter
-    evicts every cached notebook that the current language's build did not use: each
-    language evicted the other's. Keep the cache (`make clean` empties it)."""
-    plugin = config.plugins.get("mkdocs-jupyter")
-    if plugin is not None:
-        plugin._used_cache_paths.update(Path(plugin.config["cache_dir"]).glob("*.json"))
-
-
 # ---- take the code along: script, notebook, Colab, executed view, run time ---------------
 
 LABELS = {
     "ko": {"script": "스크립트 (.py)", "notebook": "노트북 (.ipynb)", "colab": "Colab에서 열기",
            "view": "실행된 노트북 보기",
-           "cpu": "이 장의 코드 실행 시간: CPU {s} 초 ({machine}, 사이트를 만들 때 측정)",
-           "cpu_none": "이 장의 코드 실행 시간: CPU 측정값 없음 (노트북을 실행하지 않은 빌드)",
+           "cpu": "이 장의 코드 실행 시간: CPU {s} 초 ({machine}, 노트북의 출력을 만든 실행에서 측정)",
            "cuda": "CUDA {s} 초 ({device}, GPU CI 작업에서 측정)",
            "cuda_none": "CUDA 시간은 GPU CI 작업이 측정하며, 이 빌드에는 아직 없습니다"},
     "en": {"script": "Script (.py)", "notebook": "Notebook (.ipynb)", "colab": "Open in Colab",
            "view": "Executed notebook",
-           "cpu": "Run time of this chapter's code: CPU {s} s ({machine}, measured when the site was built)",
-           "cpu_none": "Run time of this chapter's code: no CPU measurement (a build that did not run the notebooks)",
+           "cpu": "Run time of this chapter's code: CPU {s} s ({machine}, measured by the run that made the notebook's outputs)",
            "cuda": "CUDA {s} s ({device}, measured by the GPU CI job)",
            "cuda_none": "CUDA times are measured by the GPU CI job and are not in this build yet"},
 }
@@ -227,11 +148,11 @@ def on_post_page(output, page, config):
     if not found:
         return output
     lang, name, notebook = found
-    import nbformat
-
     t = LABELS[lang]
-    measured = _load_times().get(_fingerprint(nbformat.read(notebook, as_version=4)))
-    cpu = t["cpu"].format(s=measured["seconds"], machine=measured["machine"]) if measured else t["cpu_none"]
+    measured = make_notebooks.stored_record(notebook)  # written by `make outputs` (tools/runner.py)
+    if not measured:
+        raise SystemExit(f"error: {docs_pages.rel(notebook)} has no outputs: run `make outputs`")
+    cpu = t["cpu"].format(s=measured["seconds"], machine=measured["machine"])
     cuda_file = os.environ.get("TIMINGS_CUDA")  # from the GPU job, see .github/workflows/ci.yml
     cuda = json.loads(Path(cuda_file).read_text()).get(name) if cuda_file and Path(cuda_file).exists() else None
     gpu = t["cuda"].format(s=cuda["seconds"], device=cuda["device"]) if cuda else t["cuda_none"]

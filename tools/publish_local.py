@@ -1,14 +1,15 @@
-"""Publish the site the way the CI publish job does, into a local bare git repository,
-and serve the published gh-pages branch on 127.0.0.1.
+"""Run the CI publish job's own steps here, the way a fresh GitHub runner runs them.
 
-    python tools/publish_local.py [--port 8001] [--older 2.13] [--no-serve] [--out DIR]
+    python -m tools.publish_local [--out build/publish] [--serve PORT]
 
-Steps, as in .github/workflows/ci.yml: snapshot the working tree into a scratch git
-repository whose `origin` is a local bare repository; `mkdocs build --strict`;
-`mike deploy --push --update-aliases <torch minor> latest`; `mike set-default --push latest`.
-`--older X.Y` first deploys the same pages as version X.Y (a stand-in for an older
-release, so the version selector has two entries). The gh-pages branch is then checked
-out into DIR/www and served with a static HTTP server, like GitHub Pages would.
+The `publish` job of .github/workflows/ci.yml is read with a YAML parser and its `run:` steps
+run in order with bash, in a scratch clone of the working tree whose `origin` is a local bare
+repository that already holds an older version (as the real gh-pages does), with a PATH
+like a fresh runner's: a plain Python 3.11 standing in for actions/setup-python, no project
+packages, no .venv/bin. The clone reuses this checkout's installed .venv (one build, not an
+install). `uses:` steps are skipped; USES_STOOD_IN says what stands in for each. gh-pages is
+then unpacked under www/<site path>/ and can be served as GitHub Pages serves it. The tests
+(tests/conftest.py) publish once per session and check that site; `make page-budget` reads it.
 """
 
 from __future__ import annotations
@@ -21,65 +22,136 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+OUT = ROOT / "build" / "publish"
+OLDER = "2.13"  # a stand-in for the previous release already on gh-pages
+USES_STOOD_IN = {
+    "actions/checkout": "the scratch clone (all branches fetched, as with fetch-depth: 0)",
+    "actions/setup-python": "the base interpreter of this venv, alone on a fresh runner's PATH",
+    "actions/download-artifact": "nothing: no GPU job ran here, so the pages say CUDA times are missing",
+}
+GIT_ID = {"GIT_AUTHOR_NAME": "publish-local", "GIT_AUTHOR_EMAIL": "publish-local@127.0.0.1",
+          "GIT_COMMITTER_NAME": "publish-local", "GIT_COMMITTER_EMAIL": "publish-local@127.0.0.1"}
 
 
-def run(cmd: list[str], cwd: Path, env: dict | None = None) -> None:
+class PublishError(Exception):
+    pass
+
+
+def run(cmd, cwd: Path, env: dict | None = None, what: str | None = None) -> str:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode:
-        sys.exit(f"error: `{' '.join(cmd)}` failed in {cwd}:\n{proc.stdout}{proc.stderr}")
+        raise PublishError(f"{what or ' '.join(map(str, cmd))} failed (exit {proc.returncode}) in {cwd}:\n"
+                           f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def site_path() -> str:
+    """The path part of site_url ("/pytorch-usage/"): where GitHub Pages serves gh-pages."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    return urlsplit(re.search(r"^site_url:\s*(\S+)", text, re.M).group(1).strip("\"'")).path
 
 
 def torch_minor() -> str:
     m = re.search(r"^torch==(\d+\.\d+)\.", (ROOT / "requirements.txt").read_text(), re.M)
     if not m:
-        sys.exit("error: requirements.txt has no exact `torch==X.Y.Z` pin to name the version after")
+        raise PublishError("requirements.txt has no exact `torch==X.Y.Z` pin to name the version after")
     return m.group(1)
 
 
-def publish(out: Path, port: int, older: str | None) -> Path:
-    if out.exists():
-        shutil.rmtree(out)
-    src, remote, www = out / "src", out / "remote.git", out / "www"
-    src.mkdir(parents=True)
-    run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], cwd=out)
-    # The working tree as a reader's clone would have it: tracked and new, not ignored.
+def publish_steps(workflow: Path = WORKFLOW) -> tuple[dict, list[dict]]:
+    """(environment, steps) of the publish job: the workflow's and the job's `env:` merged."""
+    spec = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+    job = spec["jobs"]["publish"]
+    return {**spec.get("env", {}), **job.get("env", {})}, job["steps"]
+
+
+def fresh_runner_env(tmp: Path) -> dict:
+    """A fresh runner's environment: `python` is a plain 3.11, nothing of ours on PATH."""
+    stand_in = tmp / "setup-python"
+    stand_in.mkdir()
+    for name in ("python", "python3"):
+        (stand_in / name).symlink_to(getattr(sys, "_base_executable", sys.executable))
+    keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "TMPDIR", "CHROMIUM")}
+    return {**keep, **GIT_ID, "CI": "true", "PATH": f"{stand_in}:/usr/local/bin:/usr/bin:/bin"}
+
+
+def snapshot(src: Path, remote: Path) -> None:
+    """The working tree as a clone would have it (tracked and new, not ignored), pushed as main."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, files):
         if (ROOT / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
-    git = ["git", "-c", "user.name=publish-local", "-c", "user.email=publish-local@127.0.0.1"]
-    run(["git", "init", "--quiet", "--initial-branch=main"], cwd=src)
-    run(["git", "add", "-A"], cwd=src)
-    run(git + ["commit", "--quiet", "-m", "snapshot for publish-local"], cwd=src)
-    run(["git", "remote", "add", "origin", str(remote)], cwd=src)
-    run(["git", "push", "--quiet", "origin", "main"], cwd=src)
+    env = dict(os.environ, **GIT_ID)
+    run(["git", "init", "--quiet", "--initial-branch=main"], src)
+    run(["git", "add", "-A"], src)
+    run(["git", "commit", "--quiet", "-m", "snapshot for the publish steps"], src, env)
+    run(["git", "push", "--quiet", str(remote), "main"], src)
 
-    from tools.docs_pages import notebook_cache_dir
 
-    env = dict(os.environ, SITE_URL=f"http://127.0.0.1:{port}/", NO_MKDOCS_2_WARNING="1",
-               NOTEBOOK_CACHE=str(notebook_cache_dir()),  # shared with the working tree's builds
-               GIT_AUTHOR_NAME="publish-local", GIT_AUTHOR_EMAIL="publish-local@127.0.0.1",
-               GIT_COMMITTER_NAME="publish-local", GIT_COMMITTER_EMAIL="publish-local@127.0.0.1")
-    bin_dir = Path(sys.executable).parent
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"  # mike runs `mkdocs` from PATH
-    mkdocs, mike = str(bin_dir / "mkdocs"), str(bin_dir / "mike")
-    run([mkdocs, "build", "--strict", "--quiet"], cwd=src, env=env)  # mike won't be strict
-    if older:
-        run([mike, "deploy", "--push", older], cwd=src, env=env)
-    run([mike, "deploy", "--push", "--update-aliases", torch_minor(), "latest"], cwd=src, env=env)
-    run([mike, "set-default", "--push", "latest"], cwd=src, env=env)
+def seed_older_version(tmp: Path, remote: Path) -> None:
+    """gh-pages as a previous release left it: version OLDER, deployed by mike."""
+    seed = tmp / "older"
+    (seed / "docs").mkdir(parents=True)
+    (seed / "docs" / "index.md").write_text(f"# Version {OLDER}\n")
+    (seed / "mkdocs.yml").write_text(f"site_name: older {OLDER}\nextra:\n  version:\n    provider: mike\n")
+    venv = dict(os.environ, **GIT_ID, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    run(["git", "init", "--quiet", "--initial-branch=main"], seed)
+    run(["git", "add", "-A"], seed)
+    run(["git", "commit", "--quiet", "-m", f"release {OLDER}"], seed, venv)
+    run(["git", "remote", "add", "origin", str(remote)], seed)
+    run(["mike", "deploy", "--push", OLDER], seed, venv)
 
-    www.mkdir()
+
+def publish(out: Path = OUT, workflow: Path = WORKFLOW) -> dict:
+    """Run the publish job's steps; return what ran and where gh-pages was unpacked."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    tmp = Path(tempfile.mkdtemp(prefix="publish-", dir=out))
+    remote, src = out / "remote.git", tmp / "src"
+    run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], out)
+    seed_older_version(tmp, remote)
+    snapshot(tmp / "snapshot", remote)
+    run(["git", "clone", "--quiet", str(remote), str(src)], tmp)
+    # the checkout's installed venv, and a requirements.txt no newer than its stamp
+    (src / ".venv").symlink_to(Path(sys.prefix))
+    stamp = (Path(sys.prefix) / ".installed").stat().st_mtime
+    os.utime(src / "requirements.txt", (stamp - 1, stamp - 1))
+
+    workflow_env, steps = publish_steps(workflow)
+    env = fresh_runner_env(tmp)
+    ran, skipped = [], []
+    for step in steps:
+        name = step.get("name") or step.get("uses") or step.get("run", "").splitlines()[0]
+        if "uses" in step:
+            action = step["uses"].split("@")[0]
+            if action not in USES_STOOD_IN:
+                raise PublishError(f"publish step {name!r} uses {action}, which nothing stands in for here")
+            skipped.append(action)
+            continue
+        step_env = {**env, **{k: str(v) for k, v in {**workflow_env, **step.get("env", {})}.items()}}
+        run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], src, step_env,
+            what=f"publish step {name!r}")
+        ran.append(name)
+
+    www = out / "www"
+    target = www / site_path().strip("/")
+    target.mkdir(parents=True)
     archive = subprocess.run(["git", "--git-dir", str(remote), "archive", "gh-pages"],
                              capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(www)], input=archive, check=True)
-    return www
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote}
 
 
 def serve(www: Path, port: int) -> None:
@@ -87,25 +159,26 @@ def serve(www: Path, port: int) -> None:
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
     with QuietServer(("127.0.0.1", port), handler) as server:
-        print(f"serving the published site on http://127.0.0.1:{port}/ (Ctrl+C stops)")
+        print(f"serving gh-pages on http://127.0.0.1:{port}{site_path()} (Ctrl+C stops)")
         server.serve_forever()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "publish")
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--older", help="also deploy the pages as this older version, e.g. 2.13")
-    parser.add_argument("--no-serve", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--serve", type=int, metavar="PORT", help="then serve gh-pages on this port")
     args = parser.parse_args(argv)
-    if not 1024 <= args.port <= 65535:
-        parser.error(f"--port must be between 1024 and 65535, got {args.port}")
-    if args.older and not re.fullmatch(r"\d+\.\d+", args.older):
-        parser.error(f"--older must look like 2.13, got {args.older!r}")
-    www = publish(args.out.resolve(), args.port, args.older)
-    print(f"published {torch_minor()} (latest){' and ' + args.older if args.older else ''} to {www}")
-    if not args.no_serve:
-        serve(www, args.port)
+    if args.serve is not None and not 1024 <= args.serve <= 65535:
+        parser.error(f"--serve must be a port between 1024 and 65535, got {args.serve}")
+    try:
+        done = publish(args.out.resolve())
+    except PublishError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"ran {len(done['ran'])} steps ({', '.join(done['ran'])}); stood in for {', '.join(done['skipped'])}")
+    print(f"published {torch_minor()} (latest) next to {OLDER} into {done['site']}")
+    if args.serve:
+        serve(done["www"], args.serve)
     return 0
 
 

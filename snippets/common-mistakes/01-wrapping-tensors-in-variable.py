@@ -2,10 +2,13 @@
 # Run: python snippets/common-mistakes/01-wrapping-tensors-in-variable.py
 
 import warnings
+
 import torch
 from torch.autograd import Variable
+
 w = Variable(torch.ones(2), requires_grad=True)
 print(type(w), isinstance(torch.ones(2), Variable))
+
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     x = Variable(torch.ones(2), volatile=True)  # meant: don't record a graph

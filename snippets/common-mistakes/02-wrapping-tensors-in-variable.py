@@ -2,6 +2,7 @@
 # Run: python snippets/common-mistakes/02-wrapping-tensors-in-variable.py
 
 import torch
+
 w = torch.ones(2, requires_grad=True)
 x = torch.ones(2)
 with torch.no_grad():

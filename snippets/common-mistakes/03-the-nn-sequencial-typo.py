@@ -2,6 +2,7 @@
 # Run: python snippets/common-mistakes/03-the-nn-sequencial-typo.py
 
 from torch import nn
+
 try:
     model = nn.Sequencial(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
 except Exception as e:

@@ -2,5 +2,6 @@
 # Run: python snippets/common-mistakes/04-the-nn-sequencial-typo.py
 
 from torch import nn
+
 model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
 print(model)

@@ -2,9 +2,11 @@
 # Run: python snippets/common-mistakes/05-legacy-tensor-types.py
 
 import torch
+
 x = torch.FloatTensor(3)  # three uninitialized values, not the number 3
 y = torch.FloatTensor([1, 2])
 print(x.shape, y.type(), y.dtype)
+
 for make in (lambda: torch.FloatTensor([1.0, 2.0], device="cuda"),
              lambda: torch.cuda.FloatTensor([1.0, 2.0])):
     try:

@@ -2,6 +2,7 @@
 # Run: python snippets/common-mistakes/06-legacy-tensor-types.py
 
 import torch
+
 device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
 x = torch.empty(3)  # uninitialized on purpose; torch.zeros(3) if you need zeros
 y = torch.tensor([1, 2], dtype=torch.float32, device=device)

@@ -2,7 +2,9 @@
 # Run: python snippets/common-mistakes/07-pretrained-true.py
 
 import warnings
+
 from torchvision.models import resnet18
+
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     model = resnet18(pretrained=False)

@@ -2,6 +2,7 @@
 # Run: python snippets/common-mistakes/08-pretrained-true.py
 
 from torchvision.models import ResNet18_Weights, ResNet50_Weights, resnet18
+
 model = resnet18(weights=None)  # random initial weights, nothing is downloaded
 weights = ResNet18_Weights.DEFAULT
 print(weights, weights.meta["categories"][:3])

@@ -2,10 +2,13 @@
 # Run: python snippets/common-mistakes/09-pickling-the-whole-model.py
 
 import re
+
 import torch
 from torch import nn
+
 model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
 torch.save(model, "model.pt")  # pickles the whole object
+
 try:
     loaded = torch.load("model.pt")
 except Exception as e:
@@ -14,5 +17,6 @@ except Exception as e:
     for line in lines:
         if line.startswith("(1)") or "Unsupported global" in line:
             print(line.split(". ")[0])
+
 loaded = torch.load("model.pt", weights_only=False)  # only for files you trust
 print(type(loaded).__name__)

@@ -3,11 +3,16 @@
 
 import torch
 from torch import nn
+
+
 def make_model():
     return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+
+
 torch.manual_seed(0)
 model = make_model()
 torch.save(model.state_dict(), "model.pt")  # only the tensors
+
 state = torch.load("model.pt", weights_only=True)
 print(list(state))
 restored = make_model()

@@ -2,6 +2,7 @@
 # Run: python snippets/common-mistakes/11-reshape-always-copies.py
 
 import torch
+
 x = torch.arange(6).reshape(2, 3)
 try:
     flat = x.t().view(-1)

@@ -2,6 +2,7 @@
 # Run: python snippets/common-mistakes/12-reshape-always-copies.py
 
 import torch
+
 x = torch.arange(6).reshape(2, 3)
 a = x.reshape(3, 2)  # contiguous input: shares memory with x
 b = x.t().reshape(-1)  # transposed input: copied

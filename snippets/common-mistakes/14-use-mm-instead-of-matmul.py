@@ -2,6 +2,7 @@
 # Run: python snippets/common-mistakes/14-use-mm-instead-of-matmul.py
 
 import torch
+
 torch.manual_seed(0)
 a = torch.randn(8, 3, 4)
 b = torch.randn(8, 4, 5)

@@ -3,5 +3,6 @@
 
 import torch
 import torch.nn.functional as F
+
 for labels in (torch.tensor([0, 1, 1]), torch.tensor([3, 0, 2])):
     print(F.one_hot(labels).shape)

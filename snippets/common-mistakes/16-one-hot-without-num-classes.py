@@ -4,9 +4,11 @@
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 num_classes = 4
 for labels in (torch.tensor([0, 1, 1]), torch.tensor([3, 0, 2])):
     print(F.one_hot(labels, num_classes=num_classes).shape)
+
 torch.manual_seed(0)
 logits = torch.randn(3, num_classes)
 loss = nn.CrossEntropyLoss()(logits, torch.tensor([3, 0, 2]))  # class indices, no one-hot

@@ -2,8 +2,10 @@
 # Run: python snippets/common-mistakes/17-softmax-without-dim.py
 
 import warnings
+
 import torch
 import torch.nn.functional as F
+
 torch.manual_seed(0)
 scores = torch.randn(2, 3, 4)  # (batch, position, class)
 with warnings.catch_warnings(record=True) as caught:

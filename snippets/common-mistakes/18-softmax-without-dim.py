@@ -3,6 +3,7 @@
 
 import torch
 import torch.nn.functional as F
+
 torch.manual_seed(0)
 scores = torch.randn(2, 3, 4)
 p = F.softmax(scores, dim=-1)

@@ -3,6 +3,7 @@
 
 import torch
 from torch import nn
+
 model = nn.Linear(1, 1)
 optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
 scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)

@@ -181,4 +181,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Leave without running C++ destructors: a gloo thread still being torn down there can
+    # abort a rank that finished cleanly ("terminate called without an active exception",
+    # under CPU load; see pytorch/pytorch#179291). Everything is saved and flushed by now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

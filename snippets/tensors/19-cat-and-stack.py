@@ -2,6 +2,7 @@
 # Run: python snippets/tensors/19-cat-and-stack.py
 
 import torch
+
 a = torch.zeros(2, 3)
 b = torch.ones(2, 3)
 print(torch.stack([a, b]).shape)

@@ -1,0 +1,79 @@
+"""Every runnable unit of every page, executed once per session by the one runner
+(tools/runner.py): a chapter's units in page order in one process, as its notebook runs.
+
+Each unit is its own test: it ran, printed exactly the output the page shows, saved figures
+that match the stored ones, and (REQUIRE_CUDA=1, `make test-gpu`) allocated CUDA memory when it
+picks a device. The committed notebooks carry the outputs of this same run (stale ones fail).
+The English page's code and outputs equal the Korean page's (tests/test_docs.py compares the
+text), so the Korean page is what runs. Like the runner, this file imports neither MkDocs nor
+pytest-codeblocks: the GPU machine runs it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tools import runner
+from tools.docs_pages import DOCS, ROOT, LANGS, all_units, chapter, pages, rel, twin
+
+CHAPTERS = [p for p in pages("ko") if all_units(p)]
+UNITS = [(page, i) for page in CHAPTERS for i in range(len(all_units(page)))]
+CUDA_TIMINGS = ROOT / "build" / "timings-cuda.json"  # the GPU job's times, shown on the pages
+
+
+def unit_id(param) -> str:
+    page, i = param
+    return f"{chapter(page)}:{all_units(page)[i].lineno}"
+
+
+@pytest.fixture(scope="session")
+def runs(request, tmp_path_factory):
+    """Run the chapters this session selected (`-k rnn` runs the rnn chapter only)."""
+    selected = set()
+    for item in request.session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.path.name == "test_chapters.py" and ("unit" in params or "page" in params):
+            selected.add(params["unit"][0] if "unit" in params else params["page"])
+    keep = tmp_path_factory.mktemp("chapters")
+    results = runner.run_chapters(sorted(selected), keep=keep / "runs")
+    if runner.CUDA:
+        import torch
+
+        device = torch.cuda.get_device_name(0)
+        times = {chapter(p): {"seconds": round(r.seconds, 1), "device": device}
+                 for p, r in results.items() if not r.error and len(r.units) == len(all_units(p))}
+        CUDA_TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+        CUDA_TIMINGS.write_text(json.dumps(times, indent=1, ensure_ascii=False))
+    yield results
+    shutil.rmtree(keep / "runs", ignore_errors=True)
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=unit_id)
+def test_unit(runs, unit):
+    page, i = unit
+    # outputs and figures are compared on the CPU only: CUDA numbers differ in the last digits
+    found = runner.problems(all_units(page)[i], runs[page], i, compare=not runner.CUDA)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=chapter)
+def test_chapter_stayed_offline(runs, page):
+    assert not runs[page].blocked, f"{rel(page)} tried the network: {runs[page].blocked}"
+
+
+if not runner.CUDA:  # the notebooks keep the CPU run's outputs
+    @pytest.mark.parametrize("page", CHAPTERS, ids=chapter)
+    def test_notebook_outputs_are_this_run(runs, page):
+        from tools import make_notebooks
+
+        run = runs[page]
+        if len(run.units) != len(all_units(page)) or any(u.error for u in run.units):
+            pytest.fail(f"{rel(page)} did not run to the end (see its units' tests)")
+        cells = [c for u, r in zip(all_units(page), run.units) if u.syntax == "python" for c in r.cells]
+        for lang in LANGS:
+            notebook = make_notebooks.notebook_path(twin(page, lang))
+            stored = make_notebooks.stored_outputs(notebook)
+            assert stored == cells, f"{rel(notebook)} shows outputs of other code: run `make outputs`"
