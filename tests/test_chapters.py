@@ -17,7 +17,7 @@ import shutil
 import pytest
 
 from tools import runner
-from tools.docs_pages import DOCS, ROOT, LANGS, all_units, chapter, pages, rel, twin
+from tools.docs_pages import ROOT, LANGS, all_units, chapter, pages, rel, twin
 
 CHAPTERS = [p for p in pages("ko") if all_units(p)]
 UNITS = [(page, i) for page in CHAPTERS for i in range(len(all_units(page)))]

@@ -33,7 +33,7 @@ SHOTS = ROOT / "build" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def served(served):
+def served(published):
     """(base URL of gh-pages, the folder it is served from)."""
     handler = functools.partial(QuietHandler, directory=str(published["www"]))
     server = browser_tools.QuietServer(("127.0.0.1", 0), handler)

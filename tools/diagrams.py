@@ -5,7 +5,7 @@ A ```mermaid fence is shown as docs/assets/diagrams/<key>.svg, inlined into the 
 keeps Material's CSS variables, so it follows the light/dark palette like a live diagram.
 The key hashes the diagram's source with the Mermaid and Material versions that drew it.
 
-    python tools/diagrams.py        (make diagrams)
+    python -m tools.diagrams       (make diagrams)
 
 draws the missing SVGs in headless Chromium with our copy of Mermaid and the settings
 Material itself gives Mermaid (read from Material's bundle while it runs), and deletes SVGs
@@ -29,11 +29,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from tools.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences  # noqa: E402
-from tools.browser import launch  # noqa: E402
-from tools.extract_snippets import write_atomically  # noqa: E402
+from tools.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences
+from tools.browser import launch
+from tools.extract_snippets import write_atomically
 
 STORE = DOCS / "assets" / "diagrams"
 MERMAID = next((DOCS / "assets" / "javascripts").glob("mermaid-*.min.js"))

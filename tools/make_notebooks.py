@@ -1,7 +1,7 @@
 """Write a Jupyter notebook per chapter and language, generated from the page.
 
-    python tools/make_notebooks.py          # (re)write docs/<lang>/notebooks/<chapter>.ipynb
-    python tools/make_notebooks.py --check  # exit 1 and list what is out of date
+    python -m tools.make_notebooks          # (re)write docs/<lang>/notebooks/<chapter>.ipynb
+    python -m tools.make_notebooks --check  # exit 1 and list what is out of date
 
 Headings and prose become Markdown cells in the page's language; ```python blocks become
 code cells in order, carrying what they printed in the one run (`make outputs` writes them,
@@ -20,11 +20,10 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import nbformat  # noqa: E402
+import nbformat
 
-from tools.docs_pages import DOCS, LANGS, ROOT, DocsError, chapter, pages, rel, twin, units  # noqa: E402
-from tools.extract_snippets import write_atomically  # noqa: E402
+from tools.docs_pages import DOCS, LANGS, ROOT, DocsError, chapter, pages, rel, twin, units
+from tools.extract_snippets import write_atomically
 
 NOTEBOOKS = "notebooks"  # docs/<lang>/notebooks/<chapter>.ipynb
 INSTALL_TAG = "install"

@@ -1,6 +1,6 @@
 """Page budget: what a reader's browser downloads on a first visit (cold cache).
 
-    python tools/page_budget.py [--site site] [--lighthouse]
+    python -m tools.page_budget [--site DIR] [--lighthouse]
 
 Serves the built site on 127.0.0.1 with gzip, as GitHub Pages does, opens every page in
 headless Chromium with an empty cache and prints, per page: bytes transferred (response
@@ -30,9 +30,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from tools.browser import QuietServer, chromium, launch  # noqa: E402
+from tools.browser import QuietServer, chromium, launch
 
 BUDGET = 400 * 1024
 COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
@@ -129,11 +128,15 @@ def lighthouse(url: str, exe: str) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--site", type=Path, default=ROOT / "site", help="a built site (make build)")
+    from tools import publish_local
+
+    published = publish_local.OUT / "www" / publish_local.site_path().strip("/") / publish_local.torch_minor()
+    p.add_argument("--site", type=Path, default=published,
+                   help="a built site (default: the version `make test` or `make publish-local` published)")
     p.add_argument("--lighthouse", action="store_true", help="also run Lighthouse")
     args = p.parse_args(argv)
     if not (args.site / "index.html").is_file():
-        sys.exit(f"error: --site {args.site}: no index.html there; run `make build` first")
+        sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
     from playwright.sync_api import sync_playwright
 
     server, base = serve(args.site)

@@ -3,7 +3,9 @@
     python -m tools.runner [PAGE ...]            run and report (default: every Korean page)
     python -m tools.runner --write [PAGE ...]    make outputs: rewrite the shown outputs, the
                                                  figures and the notebooks from this run
-    python -m tools.runner --bench               make bench: compute per chapter and script
+    python -m tools.runner --bench [--suite]     make bench: compute per chapter and script,
+                                                 the site build, and (--suite) the test suite's
+                                                 wall time against that compute: the overhead
 
 A chapter runs in its own process, forked from a server that has already imported torch
 (so `import torch` is paid once, not once per chapter), its cells in page order in one
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import multiprocessing
 import os
 import platform
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pages", nargs="*", type=Path, help="Korean pages (default: all)")
     parser.add_argument("--write", action="store_true", help="rewrite outputs, figures and notebooks")
     parser.add_argument("--bench", action="store_true", help="print compute per chapter and script")
+    parser.add_argument("--suite", action="store_true", help="with --bench: also time the test suite")
     parser.add_argument("--workers", type=int, help="chapters at a time (default: one per core)")
     args = parser.parse_args(argv)
     todo = [p.resolve() for p in args.pages] or [p for p in pages("ko") if all_units(p)]
@@ -285,13 +287,14 @@ def main(argv: list[str] | None = None) -> int:
     keep = Path(tempfile.mkdtemp(prefix="chapters-"))
     try:
         start = time.perf_counter()
-        runs = run_chapters(todo, args.workers, keep)
+        # bench: one chapter at a time with every core, so each time is the code's bare compute
+        runs = run_chapters(todo, 1 if args.bench else args.workers, keep)
         wall = time.perf_counter() - start
         failed = [p for page, run in runs.items() for i, u in enumerate(all_units(page))
                   for p in problems(u, run, i, compare=not args.write)]
         failed += [f"{rel(page)}: tried the network: {run.blocked}" for page, run in runs.items() if run.blocked]
         if args.bench:
-            bench(runs, wall)
+            bench(runs, wall, args.suite)
         if failed:
             print("\n\n".join(failed), file=sys.stderr)
             print(f"error: {len(failed)} problem(s); nothing was written" if args.write else "", file=sys.stderr)
@@ -307,21 +310,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def bench(runs: dict[Path, ChapterRun], wall: float) -> None:
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+def bench(runs: dict[Path, ChapterRun], wall: float, suite: bool) -> None:
+    cores = os.cpu_count() or 1
+    print(f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, "
+          f"load {os.getloadavg()[0]:.2f}")
     print(f"{'chapter / script (```sh unit)':<56}{'units':>6}{'compute s':>11}")
-    total = 0.0
+    compute = 0.0
     for page, run in sorted(runs.items()):
         units = all_units(page)
         py = sum(r.seconds for u, r in zip(units, run.units) if u.syntax == "python")
         print(f"{rel(page):<56}{sum(u.syntax == 'python' for u in units):>6}{py:>11.2f}")
         for u, r in zip(units, run.units):
             if u.syntax != "python":
-                command = u.code.strip().splitlines()[-1][:50]
-                print(f"  {command:<54}{'sh':>6}{r.seconds:>11.2f}")
-        total += run.seconds
-    print(f"{'all chapters: summed compute':<62}{total:>11.2f}")
-    print(f"{'all chapters: wall on ' + str(os.cpu_count()) + ' cores':<62}{wall:>11.2f}")
+                print(f"  {u.code.strip().splitlines()[-1][:52]:<54}{'sh':>6}{r.seconds:>11.2f}")
+        compute += run.seconds
+    print(f"{'all chapters: summed compute (each alone, ' + str(cores) + ' threads)':<62}{compute:>11.2f}")
+    print(f"{'all chapters: wall, one after another, with process start':<62}{wall:>11.2f}")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as site:
+        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", site],
+                       cwd=ROOT, check=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    build = time.perf_counter() - start
+    print(f"{'mkdocs build --strict (executes no notebook)':<62}{build:>11.2f}")
+    if suite:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
+                              capture_output=True, text=True)
+        suite_wall = time.perf_counter() - start
+        print(f"{'test suite (pytest, as make test runs it): wall':<62}{suite_wall:>11.2f}"
+              + ("" if proc.returncode == 0 else "  (it FAILED)"))
+        work = compute + build
+        print(f"overhead = suite wall / ((chapters' compute + build) / {cores} cores) = "
+              f"{suite_wall:.1f} / ({work:.1f} / {cores}) = {suite_wall / (work / cores):.2f}")
 
 
 if __name__ == "__main__":
