@@ -9,7 +9,7 @@
 
 Every run gets its own --save-dir; that unique path is in the command line of the launcher
 and of every worker it starts, which is how leftover processes are found. The runs start
-in parallel (each one pays ~2 s for `import torch`), like tests/test_snippets.py.
+in parallel (each one pays ~2 s for `import torch`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Figures on the pages are PNGs that the pages' own blocks save into their working
 directory; they are kept under docs/assets/figures/<chapter>/ and must match a fresh run.
 
-tools/update_outputs.py stores them; the pytest plugin compares every PNG a docs block
+`make outputs` (tools/runner.py) stores them; the runner compares every PNG a docs block
 saves with the stored one, so a figure that no longer matches its code fails a test.
 """
 
