@@ -17,7 +17,7 @@ import shutil
 import pytest
 
 from tools import runner
-from tools.docs_pages import ROOT, LANGS, all_units, chapter, pages, rel, twin
+from tools.docs_pages import ROOT, LANGS, all_units, chapter, notebook_path, pages, rel, twin
 
 CHAPTERS = [p for p in pages("ko") if all_units(p)]
 UNITS = [(page, i) for page in CHAPTERS for i in range(len(all_units(page)))]
@@ -74,6 +74,6 @@ if not runner.CUDA:  # the notebooks keep the CPU run's outputs
             pytest.fail(f"{rel(page)} did not run to the end (see its units' tests)")
         cells = [c for u, r in zip(all_units(page), run.units) if u.syntax == "python" for c in r.cells]
         for lang in LANGS:
-            notebook = make_notebooks.notebook_path(twin(page, lang))
+            notebook = notebook_path(twin(page, lang))
             stored = make_notebooks.stored_outputs(notebook)
             assert stored == cells, f"{rel(notebook)} shows outputs of other code: run `make outputs`"

@@ -161,7 +161,8 @@ def test_executed_notebook_is_a_rendered_page(site, notebook):
 
 @pytest.mark.parametrize("page", ALL, ids=ids)
 def test_chapter_pages_offer_script_notebook_colab_and_run_time(site, page):
-    from tools.make_notebooks import colab_url, notebook_path
+    from tools.docs_pages import notebook_path
+    from tools.make_notebooks import colab_url
 
     text = built(site, page).read_text(encoding="utf-8")
     if not notebook_path(page).exists():

@@ -198,6 +198,15 @@ def codeblocks_units(page: Path) -> list[tuple[int, str, str, str | None]]:
     return [(b.lineno, b.syntax, b.code, b.expected_output) for b in blocks if b.syntax in RUN]
 
 
+NOTEBOOKS = "notebooks"  # docs/<lang>/notebooks/<chapter>.ipynb
+
+
+def notebook_path(page: Path) -> Path:
+    """The notebook generated from a page (tools/make_notebooks.py)."""
+    lang = page.relative_to(DOCS).parts[0]
+    return DOCS / lang / NOTEBOOKS / f"{chapter(page)}.ipynb"
+
+
 def url(page: Path) -> str:
     """Where a page is served inside a version folder: "", "intro/", "en/how-to/data/";
     a notebook (docs/<lang>/notebooks/x.ipynb) is served as a page too."""

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import nbformat
 
-from tools.docs_pages import DOCS, LANGS, ROOT, DocsError, chapter, pages, rel, twin, units
+from tools.docs_pages import DOCS, LANGS, NOTEBOOKS, ROOT, DocsError, notebook_path, pages, rel, twin, units
 from tools.extract_snippets import write_atomically
 
-NOTEBOOKS = "notebooks"  # docs/<lang>/notebooks/<chapter>.ipynb
 INSTALL_TAG = "install"
 RECORD = "pytorch_usage"  # notebook metadata: the run its outputs come from (seconds, machine)
 MARKER = re.compile(r"^\s*<!--\s*pytest-codeblocks:(.*?)\s*-->\s*$")
@@ -50,11 +49,6 @@ def pins() -> str:
     text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     found = [re.search(rf"^{p}==\S+", text, re.M) for p in PACKAGES]
     return " ".join(m.group(0) for m in found if m)
-
-
-def notebook_path(page: Path) -> Path:
-    lang = page.relative_to(DOCS).parts[0]
-    return DOCS / lang / NOTEBOOKS / f"{chapter(page)}.ipynb"
 
 
 def colab_url(page: Path) -> str:

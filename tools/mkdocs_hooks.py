@@ -98,7 +98,7 @@ def _chapter_of(page):
     src = Path(page.file.abs_src_path or "")
     if src.suffix != ".md" or docs_pages.DOCS not in src.parents:
         return None
-    notebook = make_notebooks.notebook_path(src)
+    notebook = docs_pages.notebook_path(src)
     if not notebook.exists():
         return None
     return src.relative_to(docs_pages.DOCS).parts[0], docs_pages.chapter(src), notebook

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import multiprocessing
 import os
 import platform
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import figures, no_network
-from tools.docs_pages import DOCS, ROOT, DocsError, Unit, all_units, pages, rel, twin
+from tools.docs_pages import DOCS, ROOT, DocsError, Unit, all_units, notebook_path, pages, rel, twin
 
 TIMEOUT_S = 300  # per chapter
 CUDA = os.environ.get("REQUIRE_CUDA") == "1"
@@ -160,6 +161,14 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
 
 # ---- in the caller ---------------------------------------------------------------------------
 
+def _last_seconds(page: Path) -> float:
+    try:
+        record = json.loads(notebook_path(page).read_text(encoding="utf-8"))["metadata"]["pytorch_usage"]
+        return float(record["seconds"])
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
 def _context():
     ctx = multiprocessing.get_context("forkserver")
     # the server imports these once; every chapter's process is a fork of it
@@ -175,7 +184,8 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
     keep = Path(keep or tempfile.mkdtemp(prefix="chapters-"))
     ctx = _context()
     os.environ.setdefault("MPLBACKEND", "Agg")
-    pending, running, done = list(todo), {}, {}
+    # the longest chapters first (as the last `make outputs` timed them): two cores stay busy
+    pending, running, done = sorted(todo, key=_last_seconds, reverse=True), {}, {}
     while pending or running:
         while pending and len(running) < workers:
             page = pending.pop(0)
