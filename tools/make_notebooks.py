@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from tools.docs_pages import DOCS, LANGS, NOTEBOOKS, ROOT, DocsError, notebook_path, pages, rel, twin, units
+from tools.docs_pages import url as page_url
 from tools.extract_snippets import write_atomically
 
 INSTALL_TAG = "install"
@@ -66,16 +67,10 @@ def site_url_of(page: Path, target: str) -> str:
     site = published_root()
     path, _, anchor = target.partition("#")
     resolved = (page.parent / path).resolve() if path else page
-    parts = resolved.relative_to(DOCS).parts
-    if parts[0] in LANGS:
-        rest = Path(*parts[1:])
-        if rest.suffix == ".md":
-            url = "" if rest == Path("index.md") else rest.with_suffix("").as_posix() + "/"
-        else:
-            url = rest.as_posix()
-        url = ("" if parts[0] == "ko" else "en/") + url
-    else:  # shared assets
-        url = Path(*parts).as_posix()
+    if resolved.suffix == ".md":
+        url = page_url(resolved)
+    else:  # a file: Korean ones at the root, English ones under en/, shared assets as they are
+        url = resolved.relative_to(DOCS).as_posix().removeprefix("ko/")
     return site + url + (f"#{anchor}" if anchor else "")
 
 
