@@ -35,7 +35,7 @@ INCLUDE = re.compile(r'^\s*--8<--\s*"([^"]+)"\s*$')
 LINK = re.compile(r"(!?\[[^\]]*\])\(([^)\s]+)\)")
 ANNOTATION = re.compile(r"\s*# \(\d+\)!?$")
 # What the notebooks need beyond Colab's own Python: the exact versions this site was tested with.
-PACKAGES = ("torch", "torchvision", "scikit-learn", "matplotlib", "tqdm")
+PACKAGES = ("torch", "torchvision", "scikit-learn", "matplotlib", "tqdm", "faker")
 
 
 def config_value(key: str) -> str:
