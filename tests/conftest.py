@@ -1,21 +1,59 @@
-"""The one build of a `make test` session: the CI publish job's own steps, run once
-(tools/publish_local.py). The publishing, built-HTML and browser tests all read its output.
-It starts as soon as the tests are collected, in the background, so the build (one core)
-overlaps with the chapters' runs instead of waiting for them."""
+"""What a `make test` session shares, started in the background as soon as the tests are
+collected, so the two cores stay busy while the other tests run one after another:
 
+- the chapters' one run (tools/runner.py, two chapters at a time), read by test_chapters.py;
+- the one build: the CI publish job's own steps (tools/publish_local.py), read by the site,
+  publishing and browser tests.
+
+Their tests run after the rest (the build's readers last), by which time both are done.
+"""
+
+import shutil
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-_publishing: Future | None = None
+_started: dict[str, Future] = {}
+_keep = Path(tempfile.mkdtemp(prefix="chapters-"))
+
+
+def chapter_of(item) -> Path | None:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if item.path.name == "test_chapters.py" and ("unit" in params or "page" in params):
+        return params["unit"][0] if "unit" in params else params["page"]
+    return None
+
+
+def reads_the_build(item) -> bool:
+    return "published" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: (reads_the_build(item), chapter_of(item) is not None))  # stable
 
 
 def pytest_collection_finish(session):
-    global _publishing
-    if any("published" in getattr(item, "fixturenames", ()) for item in session.items):
+    chapters = sorted({c for item in session.items if (c := chapter_of(item))})
+    pool = ThreadPoolExecutor(max_workers=2)
+    if chapters:
+        from tools import runner
+
+        _started["chapters"] = pool.submit(runner.run_chapters, chapters, None, _keep / "runs")
+    if any(reads_the_build(item) for item in session.items):
         from tools import publish_local  # not on the GPU machine's path: it needs MkDocs
 
-        _publishing = ThreadPoolExecutor(max_workers=1).submit(publish_local.publish)
+        _started["publish"] = pool.submit(publish_local.publish)
+
+
+def pytest_sessionfinish(session):
+    shutil.rmtree(_keep, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def chapter_runs():
+    return _started["chapters"].result()
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +61,6 @@ def published():
     from tools import publish_local
 
     try:
-        return _publishing.result() if _publishing else publish_local.publish()
+        return _started["publish"].result()
     except publish_local.PublishError as e:
         pytest.fail(str(e), pytrace=False)

@@ -12,7 +12,6 @@ pytest-codeblocks: the GPU machine runs it alone.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -30,25 +29,18 @@ def unit_id(param) -> str:
 
 
 @pytest.fixture(scope="session")
-def runs(request, tmp_path_factory):
-    """Run the chapters this session selected (`-k rnn` runs the rnn chapter only)."""
-    selected = set()
-    for item in request.session.items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if item.path.name == "test_chapters.py" and ("unit" in params or "page" in params):
-            selected.add(params["unit"][0] if "unit" in params else params["page"])
-    keep = tmp_path_factory.mktemp("chapters")
-    results = runner.run_chapters(sorted(selected), keep=keep / "runs")
+def runs(chapter_runs):
+    """The chapters this session selected (`-k rnn` runs the rnn chapter only), run once in the
+    background from the moment the tests were collected (tests/conftest.py)."""
     if runner.CUDA:
         import torch
 
         device = torch.cuda.get_device_name(0)
         times = {chapter(p): {"seconds": round(r.seconds, 1), "device": device}
-                 for p, r in results.items() if not r.error and len(r.units) == len(all_units(p))}
+                 for p, r in chapter_runs.items() if not r.error and len(r.units) == len(all_units(p))}
         CUDA_TIMINGS.parent.mkdir(parents=True, exist_ok=True)
         CUDA_TIMINGS.write_text(json.dumps(times, indent=1, ensure_ascii=False))
-    yield results
-    shutil.rmtree(keep / "runs", ignore_errors=True)
+    return chapter_runs
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=unit_id)
