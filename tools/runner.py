@@ -97,7 +97,7 @@ def _cuda_peak(reset: bool = False) -> int:
     return peak
 
 
-def _run_sh(code: str, workdir: Path, env: dict) -> tuple[str, str | None]:
+def _run_sh(code: str, env: dict) -> tuple[str, str | None]:
     # As pytest-codeblocks runs it: a shell in the repository root, the tests' python first on PATH
     proc = subprocess.run(code, shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=TIMEOUT_S, executable="/bin/bash")
@@ -117,11 +117,10 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
     sys.modules["__main__"] = main
     probe_dir = Path(workdir) / "cuda-probe"
     probe_dir.mkdir()
-    env = dict(os.environ, PYTHONPATH=SUBPROCESS_PATH, MPLBACKEND="Agg", CUDA_PROBE_DIR=str(probe_dir),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-               OMP_NUM_THREADS=str(threads))
+    # for the processes units start too: ```sh blocks say `python`, meaning the tests' own
     os.environ.update(MPLBACKEND="Agg", PYTHONPATH=SUBPROCESS_PATH, CUDA_PROBE_DIR=str(probe_dir),
-                      OMP_NUM_THREADS=str(threads))
+                      OMP_NUM_THREADS=str(threads),
+                      PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     results = []
     for n, unit in enumerate(all_units(Path(page)), 1):
         run = UnitRun()
@@ -141,7 +140,7 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
                     with contextlib.redirect_stdout(out):
                         exec(code, main.__dict__)
                 else:
-                    printed, run.error = _run_sh(fence.body, cwd, env)
+                    printed, run.error = _run_sh(fence.body, dict(os.environ))
                     out.write(printed)
             except BaseException:  # SystemExit too: a unit must not end the chapter quietly
                 run.error = traceback.format_exc(limit=-8)
