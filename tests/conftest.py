@@ -5,7 +5,8 @@ collected, so the two cores stay busy while the other tests run one after anothe
 - the one build: the CI publish job's own steps (tools/publish_local.py), read by the site,
   publishing and browser tests.
 
-Their tests run after the rest (the build's readers last), by which time both are done.
+The build's readers run first (Chromium needs little CPU while the chapters run), then the
+rest, then the chapters' tests, by which time their run is done.
 """
 
 import shutil
@@ -31,7 +32,7 @@ def reads_the_build(item) -> bool:
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: (reads_the_build(item), chapter_of(item) is not None))  # stable
+    items.sort(key=lambda item: (chapter_of(item) is not None, not reads_the_build(item)))  # stable
 
 
 def pytest_collection_finish(session):

@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     from tools import publish_local
 
-    published = publish_local.OUT / "www" / publish_local.site_path().strip("/") / publish_local.torch_minor()
+    published = publish_local.LATEST / "www" / publish_local.site_path().strip("/") / publish_local.torch_minor()
     p.add_argument("--site", type=Path, default=published,
                    help="a built site (default: the version `make test` or `make publish-local` published)")
     p.add_argument("--lighthouse", action="store_true", help="also run Lighthouse")

@@ -1,6 +1,6 @@
 """Run the CI publish job's own steps here, the way a fresh GitHub runner runs them.
 
-    python -m tools.publish_local [--out build/publish] [--serve PORT]
+    python -m tools.publish_local [--out DIR] [--serve PORT]
 
 The `publish` job of .github/workflows/ci.yml is read with a YAML parser and its `run:` steps
 run in order with bash, in a scratch clone of the working tree whose `origin` is a local bare
@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,7 +31,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
-OUT = ROOT / "build" / "publish"
+OUT = ROOT / "build" / "publish"  # a folder per run (two test sessions never share one);
+LATEST = OUT / "latest"  # a link to the newest complete one, for `make page-budget`
 OLDER = "2.13"  # a stand-in for the previous release already on gh-pages
 USES_STOOD_IN = {
     "actions/checkout": "the scratch clone (all branches fetched, as with fetch-depth: 0)",
@@ -112,11 +114,21 @@ def seed_older_version(tmp: Path, remote: Path) -> None:
     run(["mike", "deploy", "--push", OLDER], seed, venv)
 
 
-def publish(out: Path = OUT, workflow: Path = WORKFLOW) -> dict:
+def fresh_folder() -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("run-*"):  # earlier sessions' runs; one still in use is younger
+        if time.time() - old.stat().st_mtime > 3600 and old.resolve() != LATEST.resolve():
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=OUT))
+
+
+def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
     """Run the publish job's steps; return what ran and where gh-pages was unpacked."""
-    if out.exists():
+    if out is None:
+        out = fresh_folder()
+    elif out.exists():
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="publish-", dir=out))
     remote, src = out / "remote.git", tmp / "src"
     run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], out)
@@ -151,6 +163,10 @@ def publish(out: Path = OUT, workflow: Path = WORKFLOW) -> dict:
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     shutil.rmtree(tmp, ignore_errors=True)
+    if out.parent == OUT:
+        link = OUT / f".latest-{os.getpid()}"
+        link.symlink_to(out.name)
+        os.replace(link, LATEST)
     return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote}
 
 
@@ -165,13 +181,13 @@ def serve(www: Path, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, help=f"a folder to publish into (default: a new one in {OUT})")
     parser.add_argument("--serve", type=int, metavar="PORT", help="then serve gh-pages on this port")
     args = parser.parse_args(argv)
     if args.serve is not None and not 1024 <= args.serve <= 65535:
         parser.error(f"--serve must be a port between 1024 and 65535, got {args.serve}")
     try:
-        done = publish(args.out.resolve())
+        done = publish(args.out.resolve() if args.out else None)
     except PublishError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
