@@ -114,6 +114,7 @@ test-torch:
 	$(TORCH_VENV)/bin/pip install --quiet -r requirements.txt
 	$(TORCH_VENV)/bin/pip install --quiet --upgrade $(if $(filter newest,$(TORCH)),torch torchvision,torch==$(TORCH) $(if $(TORCHVISION),torchvision==$(TORCHVISION),torchvision))
 	$(TORCH_VENV)/bin/python -c 'import torch, torchvision; print("testing with torch", torch.__version__, "torchvision", torchvision.__version__)'
+	touch $(TORCH_VENV)/.installed  # the publish steps' scratch clone reuses this venv (tools/publish_local.py)
 	$(TORCH_VENV)/bin/python -m pytest -m "not browser" -p no:cacheprovider
 
 version:

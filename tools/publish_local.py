@@ -137,7 +137,10 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
     run(["git", "clone", "--quiet", str(remote), str(src)], tmp)
     # the checkout's installed venv, and a requirements.txt no newer than its stamp
     (src / ".venv").symlink_to(Path(sys.prefix))
-    stamp = (Path(sys.prefix) / ".installed").stat().st_mtime
+    stamp_file = Path(sys.prefix) / ".installed"
+    if not stamp_file.exists():
+        raise PublishError(f"{sys.prefix} was not set up by make (no .installed): run `make install` first")
+    stamp = stamp_file.stat().st_mtime
     os.utime(src / "requirements.txt", (stamp - 1, stamp - 1))
 
     workflow_env, steps = publish_steps(workflow)
