@@ -1,0 +1,89 @@
+"""Links keep their promise, checked on the Markdown (pure text, milliseconds): every link to
+a page section names a heading that exists, no page points at an appendix that isn't there,
+and each cheat-sheet row links to sections that show the calls of the row.
+(tests/test_published_site.py checks the built site's links and anchors too, later.)"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tools import glossary
+from tools.docs_pages import DOCS, LANGS, pages, rel
+
+LINK = re.compile(r"\]\((?!https?:|mailto:)([^)\s#]*)(?:#([^)\s]+))?\)")
+ALL = [p for lang in LANGS for p in pages(lang)]
+
+
+def sections(page: Path) -> dict[str, str]:
+    """anchor → the Markdown of that section, up to the next heading of the same or a higher level."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    starts, fence = [], None
+    for i, line in enumerate(lines):
+        m = glossary.FENCE.match(line)
+        if m and (fence is None or m.group(1).startswith(fence)):
+            fence = None if fence else m.group(1)
+            continue
+        h = None if fence else glossary.HEADING.match(line)
+        if h:
+            starts.append((i, len(h.group(1))))
+    anchors = [a for _, a in glossary.headings(page)]
+    out = {}
+    for k, (i, level) in enumerate(starts):
+        end = next((j for j, lv in starts[k + 1:] if lv <= level), len(lines))
+        out[anchors[k]] = "\n".join(lines[i:end])
+    return out
+
+
+@pytest.mark.parametrize("page", ALL, ids=lambda p: str(p.relative_to(DOCS)))
+def test_links_point_at_sections_that_exist(page):
+    problems = []
+    for n, line in glossary.prose_lines(page.read_text(encoding="utf-8"), keep_links=True):
+        for m in LINK.finditer(line):
+            path, anchor = m.groups()
+            if not path.endswith(".md") and path:
+                continue  # images, notebooks, downloads: the site checks catch those
+            target = (page.parent / path).resolve() if path else page
+            if not target.exists():
+                problems.append(f"{rel(page)}:{n}: no page {path}")
+            elif anchor and anchor not in sections(target):
+                problems.append(f"{rel(page)}:{n}: {rel(target)} has no section #{anchor}")
+        if re.search(r"부록|appendix", line, re.I):
+            problems.append(f"{rel(page)}:{n}: refers to an appendix; link the section instead")
+    assert not problems, "\n".join(problems)
+
+
+def called_names(code: str) -> set[str]:
+    """The functions, methods and attributes a cheat-sheet cell names: `x.sum(dim=0)` → {"sum"}.
+    A class the reader defines (`class Net(nn.Module)`) is a placeholder, not a call."""
+    code = re.sub(r"\bclass\s+\w+", "", code)
+    return set(re.findall(r"([A-Za-z_]\w*)\s*\(", code)) | set(re.findall(r"\.([A-Za-z_]\w*)", code))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_cheat_sheet_rows_link_to_sections_that_show_their_calls(lang):
+    sheet = DOCS / lang / "cheatsheet.md"
+    problems, rows = [], 0
+    for n, line in enumerate(sheet.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        links = LINK.findall(cells[-1])
+        if not links:
+            problems.append(f"{rel(sheet)}:{n}: the row links to no chapter")
+            continue
+        rows += 1
+        shown = "\n".join(sections((sheet.parent / path).resolve()).get(anchor, "") for path, anchor in links)
+        names = set().union(*(called_names(c) for c in re.findall(r"`([^`]+)`", cells[0])))
+        missing = sorted(x for x in names if not re.search(rf"(?<!\w){re.escape(x)}(?!\w)", shown, re.ASCII))
+        if missing:
+            where = ", ".join(f"{p}#{a}" for p, a in links)
+            problems.append(f"{rel(sheet)}:{n}: {where} never shows {missing}")
+    assert rows > 50, f"only {rows} rows found in {rel(sheet)}"
+    assert not problems, "\n".join(problems)
+
+
+def test_the_row_check_reads_calls():
+    assert called_names("x.sum(dim=0)") == {"sum"}
+    assert called_names("y.detach().cpu().numpy()") == {"detach", "cpu", "numpy"}
+    assert called_names("class Net(nn.Module)") == {"Module"}
