@@ -244,3 +244,26 @@ def test_palette_toggle_and_screenshots(tab, served):
             tab.locator("form[data-md-component=palette] label:visible").first.click()
             tab.wait_for_timeout(200)
         assert schemes[0] != schemes[1], schemes
+
+
+def test_formula_page_in_both_palettes_at_phone_width(tab, served):
+    """The convolution output-size formula (the widest on the site) is MathML, readable in both
+    palettes, and at phone width it scrolls inside its box instead of widening the page."""
+    base, _ = served
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.set_viewport_size({"width": 375, "height": 812})
+    tab.goto(f"{base}{VERSION}/cnn/", wait_until="networkidle")
+    box = tab.locator("div.arithmatex", has=tab.locator("math")).first
+    box.scroll_into_view_if_needed()
+    for palette in ("light", "dark"):
+        tab.screenshot(path=str(SHOTS / f"formula-cnn-ko-375-{palette}.png"), full_page=False)
+        width = tab.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px viewport"
+        sizes = box.evaluate("b => [b.scrollWidth, b.clientWidth, getComputedStyle(b).overflowX]")
+        assert sizes[0] > sizes[1] and sizes[2] == "auto", sizes  # wider than the phone: it scrolls
+        colors = tab.evaluate("""() => [getComputedStyle(document.querySelector('div.arithmatex math')).color,
+                                        getComputedStyle(document.body).backgroundColor]""")
+        assert colors[0] != colors[1], colors
+        tab.locator("form[data-md-component=palette] label:visible").first.click()
+        tab.wait_for_timeout(200)
+    assert not tab.errors and not tab.foreign, (tab.errors, tab.foreign)

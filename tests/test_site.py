@@ -179,3 +179,50 @@ def test_search_dialog_has_a_name(site):
     """Screen readers announce a dialog by its name (Lighthouse: aria-dialog-name)."""
     assert 'role="dialog" aria-label="검색"' in (site / "index.html").read_text(encoding="utf-8")
     assert 'role="dialog" aria-label="Search"' in (site / "en" / "index.html").read_text(encoding="utf-8")
+
+
+class ArticleText(HTMLParser):
+    """The article's prose (outside code, scripts and MathML) and how many <math> it holds."""
+
+    SKIP = {"pre", "code", "script", "style", "math"}
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.inside, self.skip, self.text, self.maths = 0, 0, [], 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.inside += tag == "article"
+        self.maths += tag == "math"
+        self.skip += self.inside > 0 and tag in self.SKIP
+
+    def handle_endtag(self, tag):
+        self.skip -= self.inside > 0 and tag in self.SKIP and self.skip > 0
+        self.inside -= tag == "article" and self.inside > 0
+
+    def handle_data(self, data):
+        if self.inside and not self.skip:
+            self.text.append(data)
+
+
+def has_math(page: Path) -> bool:
+    """The page's Markdown writes LaTeX ($…$ or $$…$$) outside code."""
+    prose = re.sub(r"```.*?```|`[^`\n]*`", "", page.read_text(encoding="utf-8"), flags=re.S)
+    return bool(re.search(r"\$[^\s$][^$]*\$", prose))
+
+
+@pytest.mark.parametrize("page", ALL + notebook_pages(), ids=ids + [str(p.relative_to(DOCS)) for p in notebook_pages()])
+def test_formulas_are_typeset_as_mathml(site, page):
+    """tools/mathml.py: LaTeX becomes MathML at build time; none is left as raw LaTeX."""
+    source = page
+    if page.suffix == ".ipynb":  # its prose comes from its chapter's page
+        lang, _, rest = page.relative_to(DOCS).as_posix().partition("/notebooks/")
+        source = DOCS / lang / Path(rest).with_suffix(".md")
+    text = built(site, page).read_text(encoding="utf-8")
+    # mkdocs-jupyter's hidden copy of each code cell, for its copy button
+    article = ArticleText(re.sub(r'<div class="clipboard-copy-txt".*?</div>', "", text, flags=re.S))
+    text = "".join(article.text)
+    if has_math(source):
+        assert article.maths, f"{page.relative_to(ROOT)} writes formulas but its page has no MathML"
+    leftover = re.findall(r".{0,30}(?:\$|\\\(|\\\[).{0,30}", text)
+    assert not leftover, f"raw LaTeX on the page: {leftover[:5]}"

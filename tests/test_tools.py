@@ -239,3 +239,29 @@ def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
     failed = runner.problems(units[2], runs, 2)[0]
     assert failed.startswith(f"{page}:18: failed") and f'File "{page}", line 20' in failed
     assert "ZeroDivisionError" in failed
+
+
+def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
+    """A formula latex2mathml cannot read is a warning under "mkdocs" (the strict build
+    fails on it) that names the page and the line; a good one becomes MathML."""
+    from types import SimpleNamespace
+
+    import markdown
+    import yaml
+
+    from tools import mkdocs_hooks
+
+    config = yaml.load((docs_pages.ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    arithmatex = next(e["pymdownx.arithmatex"] for e in config["markdown_extensions"]
+                      if isinstance(e, dict) and "pymdownx.arithmatex" in e)
+    arithmatex = {**arithmatex, "generic": True}  # BaseLoader reads every value as a string
+    src = tmp_path / "x.md"
+    src.write_text("# T\n\nGood: $h_{t-1}$.\n\n$$\ny = \\frac{1}{x\n$$\n", encoding="utf-8")
+    html = markdown.markdown(src.read_text(encoding="utf-8"), extensions=["pymdownx.arithmatex"],
+                             extension_configs={"pymdownx.arithmatex": arithmatex})
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="ko/x.md", abs_src_path=str(src)))
+    out = mkdocs_hooks._typeset_math(html, page)
+    assert "<math><mrow><msub><mi>h</mi>" in out
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert record.name.startswith("mkdocs.")
+    assert record.getMessage().startswith(f"{docs_pages.rel(src)}:6: LaTeX error in `y = \\frac{{1}}{{x`")

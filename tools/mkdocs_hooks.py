@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -13,7 +14,9 @@ from mkdocs.plugins import event_priority
 
 # mkdocs restores sys.path after loading a hook, so import what we need now.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import diagrams, docs_pages, make_notebooks  # noqa: E402
+from tools import diagrams, docs_pages, make_notebooks, mathml  # noqa: E402
+
+log = logging.getLogger("mkdocs.hooks")  # under "mkdocs": a strict build fails on its warnings
 
 
 def on_config(config):
@@ -64,7 +67,9 @@ def on_page_content(html, page, config, files):
     was a broken link. The chapter page has the working one.
     Their diagrams are the chapter's drawn SVGs too: nbconvert's page would import Mermaid
     from cdnjs.cloudflare.com, a third-party request and no diagram offline. And their
-    links to the published site become relative."""
+    links to the published site become relative.
+    Every page: formulas become MathML (tools/mathml.py), a LaTeX error is reported as page:line."""
+    html = _typeset_math(html, page)
     if page.file.src_uri.endswith(".ipynb"):
         from mkdocs.structure.toc import TableOfContents
 
@@ -74,6 +79,20 @@ def on_page_content(html, page, config, files):
         # The notebooks link to the published site (they are also opened in Colab); inside
         # the site, point at this build instead, so images and links stay in its version.
         html = html.replace(make_notebooks.published_root(), "../" * page.url.count("/"))
+    return html
+
+
+def _typeset_math(html, page):
+    notebook = page.file.src_uri.endswith(".ipynb")
+    src = Path(page.file.abs_src_path)
+    if notebook:  # its formulas come from its chapter's page: report that page's line
+        lang, _, rest = page.file.src_uri.partition(f"/{make_notebooks.NOTEBOOKS}/")
+        src = docs_pages.DOCS / lang / Path(rest).with_suffix(".md")
+    problems = []
+    source = src.read_text(encoding="utf-8") if src.exists() else ""
+    html = (mathml.notebook_html if notebook else mathml.page_html)(html, source, docs_pages.rel(src), problems)
+    for problem in problems:
+        log.warning(problem)
     return html
 
 

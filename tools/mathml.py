@@ -1,0 +1,87 @@
+"""Formulas typeset once, at build time, as MathML: browsers draw it themselves (no script,
+no font download, no other host).
+
+Pages write LaTeX as `$…$` inline and `$$…$$` as a paragraph of its own, which Jupyter and
+Colab render too, so the generated notebooks carry the same text. On the site,
+pymdownx.arithmatex (generic mode, mkdocs.yml) marks each formula and `page_html` turns it
+into MathML with latex2mathml; executed-notebook pages (nbconvert leaves `$…$` as text) go
+through `notebook_html`. A formula latex2mathml cannot read is reported as page:line (a
+warning under the "mkdocs" logger, so the strict build fails) and left as it was.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+
+from latex2mathml.converter import convert
+
+
+class MathError(ValueError):
+    pass
+
+
+# latex2mathml is lenient: `\frac{a}` or `\tahn` come out as wrong MathML, not as an error
+ARGUMENTS = {"mfrac": 2, "msub": 2, "msup": 2, "msubsup": 3, "mroot": 2, "munder": 2, "mover": 2, "munderover": 3}
+
+
+def to_mathml(latex: str, display: bool = False) -> str:
+    if re.sub(r"\\.", "", latex).count("{") != re.sub(r"\\.", "", latex).count("}"):
+        raise MathError("unbalanced { }")
+    try:
+        out = convert(latex, display="block" if display else "inline")
+    except Exception as e:  # latex2mathml's own exceptions carry little text: name them
+        raise MathError(f"{type(e).__name__} {e}".strip()) from None
+    for el in ET.fromstring(out).iter():
+        tag = el.tag.rsplit("}", 1)[-1]
+        if (el.text or "").startswith("\\"):
+            raise MathError(f"unknown command {el.text}")
+        if len(el) < ARGUMENTS.get(tag, 0):
+            raise MathError(f"missing argument ({tag})")
+    # in HTML the namespace is implied, and inline is the default
+    return out.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "").replace(' display="inline"', "")
+
+
+MARKED = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', re.S)
+
+
+def _typeset(m_latex: str, display: bool, source: str, where: str, problems: list) -> str | None:
+    latex = html.unescape(m_latex)
+    try:
+        return to_mathml(latex, display)
+    except MathError as e:
+        found = source.find(latex.strip())
+        line = source.count("\n", 0, found) + 1 if found >= 0 else "?"
+        problems.append(f"{where}:{line}: LaTeX error in `{latex.strip()}`: {e}")
+        return None
+
+
+def page_html(text: str, source: str, where: str, problems: list) -> str:
+    """MathML for arithmatex's marks in a page's HTML; `source` is the page's Markdown."""
+    def sub(m):
+        math = _typeset(m.group(2), m.group(1) == "div", source, where, problems)
+        return m.group(0) if math is None else f'<{m.group(1)} class="arithmatex">{math}</{m.group(1)}>'
+
+    return MARKED.sub(sub, text)
+
+
+# nbconvert's page: `$$…$$` and `$…$` as text, outside code, scripts, styles and the code
+# mkdocs-jupyter keeps for its copy button
+NOTEBOOK_MATH = re.compile(r'<(pre|code|script|style)\b.*?</\1>|<div class="clipboard-copy-txt".*?</div>|'
+                           r"\$\$(.+?)\$\$|\$(?![\s$])([^$<]+?)(?<![\s\\])\$", re.S)
+NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+
+
+def notebook_html(text: str, source: str, where: str, problems: list) -> str:
+    """MathML for the formulas of an executed notebook's page; nbconvert's MathJax loader (an
+    empty URL here: mkdocs-jupyter's default) goes."""
+    def sub(m):
+        if m.group(2) is None and m.group(3) is None:
+            return m.group(0)
+        display = m.group(2) is not None
+        math = _typeset(m.group(2) if display else m.group(3), display, source, where, problems)
+        tag = "div" if display else "span"
+        return m.group(0) if math is None else f'<{tag} class="arithmatex">{math}</{tag}>'
+
+    return NOTEBOOK_MATH.sub(sub, NBCONVERT_MATHJAX.sub("", text))
