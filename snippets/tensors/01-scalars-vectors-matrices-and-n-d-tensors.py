@@ -12,3 +12,4 @@ for name, t in [("scalar", scalar), ("vector", vector), ("matrix", matrix), ("cu
     print(f"{name:<6} ndim={t.ndim} shape={t.shape} dtype={t.dtype} device={t.device}")
 print(scalar.item(), type(scalar.item()).__name__)
 print(torch.tensor([1, 2]).dtype, torch.tensor([1, 2.5]).dtype, torch.tensor([True]).dtype)
+print(cube.numel(), cube.size(1), cube.shape[1])
