@@ -3,15 +3,17 @@ collected, so the two cores stay busy while the other tests run one after anothe
 
 - the chapters' one run (tools/runner.py, two chapters at a time), read by test_chapters.py;
 - the one build: the CI publish job's own steps (tools/publish_local.py), read by the site,
-  publishing and browser tests.
+  publishing and browser tests;
+- the hand-written scripts' runs: each test module that has a `start_in_background(folder)`
+  gets it run, one module after another in a third lane once the build is done; its fixtures
+  read the result (`started_here`).
 
-The build's readers run first (Chromium needs little CPU while the chapters run), then the
-rest, then the chapters' tests, by which time their run is done.
+The tests run in the order that keeps both cores busy (pytest_collection_modifyitems).
 """
 
 import shutil
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,16 @@ def reads_the_build(item) -> bool:
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: (chapter_of(item) is not None, not reads_the_build(item)))  # stable
+    """The tests that wait for nothing first (while the build runs), then the build's readers,
+    then the scripts' tests, then the chapters' (a stable sort: file order otherwise)."""
+    def rank(item):
+        if chapter_of(item) is not None:
+            return 3
+        if "started_here" in getattr(item, "fixturenames", ()):
+            return 2
+        return 1 if reads_the_build(item) else 0
+
+    items.sort(key=rank)
 
 
 def pytest_collection_finish(session):
@@ -46,6 +57,14 @@ def pytest_collection_finish(session):
         from tools import publish_local  # not on the GPU machine's path: it needs MkDocs
 
         _started["publish"] = pool.submit(publish_local.publish)
+    modules = {item.module for item in session.items if hasattr(getattr(item, "module", None), "start_in_background")}
+    lane = ThreadPoolExecutor(max_workers=1)
+    if "publish" in _started:  # after the build: it then has its core, and Chromium can start
+        lane.submit(wait, [_started["publish"]])
+    for module in sorted(modules, key=lambda m: m.__name__):
+        folder = _keep / module.__name__
+        folder.mkdir()
+        _started[module.__name__] = lane.submit(module.start_in_background, folder)
 
 
 def pytest_sessionfinish(session):
@@ -55,6 +74,12 @@ def pytest_sessionfinish(session):
 @pytest.fixture(scope="session")
 def chapter_runs():
     return _started["chapters"].result()
+
+
+@pytest.fixture(scope="module")
+def started_here(request):
+    """What this test module's start_in_background returned."""
+    return _started[request.module.__name__].result()
 
 
 @pytest.fixture(scope="session")

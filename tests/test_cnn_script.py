@@ -30,11 +30,15 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def start_in_background(tmp: Path):
+    """The default settings plus --save: the one real training run of this file
+    (tests/conftest.py starts it as soon as the tests are collected)."""
+    return tmp, run(tmp, "--save", "cnn.pt")
+
+
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    """The default settings plus --save: the one real training run of this file."""
-    cwd = tmp_path_factory.mktemp("default")
-    return cwd, run(cwd, "--save", "cnn.pt")
+def default_run(started_here):
+    return started_here
 
 
 @pytest.fixture(scope="module")

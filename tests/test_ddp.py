@@ -84,18 +84,21 @@ def run(case: str, launcher: list[str], args: list[str], base: Path, env: dict |
     return {"rc": rc, "out": out, "err": err, "seconds": seconds, "stray": stray, "save_dir": save_dir}
 
 
-@pytest.fixture(scope="module")
-def busy_port():
-    """A port on 127.0.0.1 that something else is already listening on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        yield s.getsockname()[1]
+def start_in_background(base: Path) -> dict:
+    """Every case, two at a time (tests/conftest.py starts this as soon as the tests are
+    collected), with a port on 127.0.0.1 that something else is listening on meanwhile."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        return run_cases(base, busy.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, busy_port):
-    base = tmp_path_factory.mktemp("ddp")
+def results(started_here):
+    return started_here
+
+
+def run_cases(base: Path, busy_port: int) -> dict:
     plain = [sys.executable]
 
     def torchrun(n, port):

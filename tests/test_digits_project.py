@@ -50,11 +50,9 @@ def bad_input_dir(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Every run at once (one per core); the resumed run follows the 2-epoch run it
-    resumes, in the same worker."""
-    tmp = tmp_path_factory.mktemp("digits")
+def start_in_background(tmp: Path) -> dict:
+    """Every run (two at a time); the resumed run follows the 2-epoch run it resumes, in the
+    same worker. tests/conftest.py starts this as soon as the tests are collected."""
     dirs = {name: tmp / name for name in ("default", "two", *BAD)}
     for d in dirs.values():
         d.mkdir()
@@ -74,6 +72,11 @@ def runs(tmp_path_factory):
         out["default"] = default.result()
     out["dirs"] = dirs
     return out
+
+
+@pytest.fixture(scope="module")
+def runs(started_here):
+    return started_here
 
 
 def test_default_run_learns_and_saves_its_results(runs):

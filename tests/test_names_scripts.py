@@ -29,18 +29,24 @@ def run(cwd: Path, script: str, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def start_in_background(tmp: Path):
     """One epoch, the smallest run that shows the whole script working, and next to it
     (one per core) predict.py refusing a checkpoint that does not exist; then predict.py
-    on the new checkpoint."""
-    cwd, empty = tmp_path_factory.mktemp("names"), tmp_path_factory.mktemp("empty")
+    on the new checkpoint. tests/conftest.py starts this as soon as the tests are collected."""
+    cwd, empty = tmp / "names", tmp / "empty"
+    cwd.mkdir()
+    empty.mkdir()
     with ThreadPoolExecutor(max_workers=2) as pool:
         train = pool.submit(run, cwd, "train.py", "--epochs", "1", "--save-dir", "out", "--device", "cpu")
         refused = pool.submit(run, empty, "predict.py", "Rossi")
         train, refused = train.result(), refused.result()
     predict = run(cwd, "predict.py", "--checkpoint", "out/names.pt", *NAMES)
     return cwd, train, predict, refused
+
+
+@pytest.fixture(scope="module")
+def trained(started_here):
+    return started_here
 
 
 @pytest.fixture(scope="module")
