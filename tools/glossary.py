@@ -221,8 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
+    from tools.extract_snippets import write_atomically  # never half a page
+
     for p in stale:
-        p.write_text(pages[p], encoding="utf-8")
+        write_atomically(p, pages[p])
         print(f"wrote {rel(p)}")
     return 0
 
