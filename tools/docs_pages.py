@@ -207,6 +207,16 @@ def notebook_path(page: Path) -> Path:
     return DOCS / lang / NOTEBOOKS / f"{chapter(page)}.ipynb"
 
 
+RECORD = "pytorch_usage"  # notebook metadata: the run its outputs come from (seconds, machine)
+
+
+def notebook_record(notebook: Path) -> dict | None:
+    """The run a committed notebook's outputs come from (read as JSON: no nbformat needed)."""
+    import json
+
+    return json.loads(notebook.read_text(encoding="utf-8"))["metadata"].get(RECORD)
+
+
 def url(page: Path) -> str:
     """Where a page is served inside a version folder: "", "intro/", "en/how-to/data/";
     a notebook (docs/<lang>/notebooks/x.ipynb) is served as a page too."""

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import nbformat
 
-from tools.docs_pages import DOCS, LANGS, NOTEBOOKS, ROOT, DocsError, notebook_path, pages, rel, twin, units
+from tools.docs_pages import DOCS, LANGS, NOTEBOOKS, RECORD, ROOT, DocsError, notebook_path, pages, rel, twin, units
 from tools.docs_pages import url as page_url
 from tools.extract_snippets import write_atomically
 
 INSTALL_TAG = "install"
-RECORD = "pytorch_usage"  # notebook metadata: the run its outputs come from (seconds, machine)
 MARKER = re.compile(r"^\s*<!--\s*pytest-codeblocks:(.*?)\s*-->\s*$")
 BLOCK_START = re.compile(r'^(\s*)(!!!|\?\?\?\+?|===)\s*([\w-]*)\s*(?:"(.*)")?\s*$')
 FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")
@@ -195,10 +194,6 @@ def stored_outputs(path: Path) -> list[str]:
     nb = nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
     return ["".join("".join(o.get("text", "")) for o in c.outputs if o.get("name") == "stdout")
             for c in code_cells(nb)]
-
-
-def stored_record(path: Path) -> dict | None:
-    return json.loads(path.read_text(encoding="utf-8"))["metadata"].get(RECORD)
 
 
 def text(nb) -> str:

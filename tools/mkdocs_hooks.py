@@ -168,7 +168,7 @@ def on_post_page(output, page, config):
         return output
     lang, name, notebook = found
     t = LABELS[lang]
-    measured = make_notebooks.stored_record(notebook)  # written by `make outputs` (tools/runner.py)
+    measured = docs_pages.notebook_record(notebook)  # written by `make outputs` (tools/runner.py)
     if not measured:
         raise SystemExit(f"error: {docs_pages.rel(notebook)} has no outputs: run `make outputs`")
     cpu = t["cpu"].format(s=measured["seconds"], machine=measured["machine"])

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import multiprocessing
 import os
 import platform
@@ -37,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import figures, no_network
-from tools.docs_pages import DOCS, ROOT, DocsError, Unit, all_units, notebook_path, pages, rel, twin
+from tools.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages,
+                              rel, scan_fences, twin)
 
 TIMEOUT_S = 300  # per chapter
 CUDA = os.environ.get("REQUIRE_CUDA") == "1"
@@ -162,9 +162,8 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
 
 def _last_seconds(page: Path) -> float:
     try:
-        record = json.loads(notebook_path(page).read_text(encoding="utf-8"))["metadata"]["pytorch_usage"]
-        return float(record["seconds"])
-    except (OSError, ValueError, KeyError):
+        return float((notebook_record(notebook_path(page)) or {}).get("seconds", 0.0))
+    except (OSError, ValueError):
         return 0.0
 
 
@@ -259,7 +258,7 @@ def run_record(run: ChapterRun) -> dict:
 def replace_outputs(page: Path, outputs: list[str]) -> str:
     """The page's text with each expected-output fence's body replaced, in order."""
     lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
-    fences = [f for f in _scan(page) if f.kind == "output"]
+    fences = [f for f in scan_fences(page) if f.kind == "output"]
     assert len(fences) == len(outputs), (page, len(fences), len(outputs))
     for f, new in sorted(zip(fences, outputs), key=lambda x: -x[0].line):
         opening = lines[f.line - 1]
@@ -268,11 +267,6 @@ def replace_outputs(page: Path, outputs: list[str]) -> str:
         lines[f.line:end] = [indent + line + "\n" if line else "\n" for line in new.splitlines()]
     return "".join(lines)
 
-
-def _scan(page: Path):
-    from tools.docs_pages import scan_fences
-
-    return scan_fences(page)
 
 
 def main(argv: list[str] | None = None) -> int:
