@@ -28,8 +28,8 @@ help:
 	@echo "make build     mkdocs build --strict into site/"
 	@echo "make publish [PUSH=1]  mike deploy <torch minor> + latest into gh-pages (push with PUSH=1)"
 	@echo "make publish-local  make publish into a local bare repo, served on 127.0.0.1:8001"
-	@echo "make test-torch TORCH=2.15.0 TORCHVISION=0.30.0   the CPU suite against another torch"
-	@echo "                (TORCH=newest: the newest releases); uses its own .venv-torch"
+	@echo "make test-torch TORCH=2.13.0 TORCHVISION=0.28.0   every chapter against another torch, in .venv-torch;"
+	@echo "                writes docs/assets/compat/torch-<version>.json (TORCHVISION=none: no torchvision; TORCH=newest)"
 
 install: $(STAMP)
 
@@ -105,17 +105,22 @@ publish: $(STAMP)
 publish-local: $(STAMP)
 	$(PY) -m tools.publish_local --serve 8001
 
-# Try a torch release before bumping the pins: a separate venv with the pins, then torch
-# and torchvision replaced (the two must match: see pytorch.org's compatibility table).
+# Which torch releases the chapters run on (issue: readers' environments): every chapter run
+# against another torch in its own venv, with the pins for everything else, writing
+# docs/assets/compat/torch-<version>.json, which the install page's table shows. torch and
+# torchvision must match (pytorch.org's table); TORCHVISION=none where no matching build
+# can be had (the chapters that need it are then "not run"). TORCH=newest: the newest releases.
 TORCH_VENV := .venv-torch
+TORCH_SPEC = $(if $(filter newest,$(TORCH)),torch torchvision,torch==$(TORCH) $(if $(filter-out none,$(TORCHVISION)),torchvision==$(TORCHVISION)))
 test-torch:
-	@[ -n "$(TORCH)" ] || { echo "error: give TORCH=X.Y.Z (and TORCHVISION=A.B.C) or TORCH=newest"; exit 1; }
+	@[ -n "$(TORCH)" ] || { echo "error: give TORCH=X.Y.Z with TORCHVISION=A.B.C (or TORCHVISION=none), or TORCH=newest"; exit 1; }
+	@[ "$(TORCH)" = newest ] || [ -n "$(TORCHVISION)" ] || { echo "error: TORCH=$(TORCH) needs TORCHVISION=A.B.C (its match) or TORCHVISION=none"; exit 1; }
 	$(PYTHON) -m venv $(TORCH_VENV)
-	$(TORCH_VENV)/bin/pip install --quiet -r requirements.txt
-	$(TORCH_VENV)/bin/pip install --quiet --upgrade $(if $(filter newest,$(TORCH)),torch torchvision,torch==$(TORCH) $(if $(TORCHVISION),torchvision==$(TORCHVISION),torchvision))
-	$(TORCH_VENV)/bin/python -c 'import torch, torchvision; print("testing with torch", torch.__version__, "torchvision", torchvision.__version__)'
-	touch $(TORCH_VENV)/.installed  # the publish steps' scratch clone reuses this venv (tools/publish_local.py)
-	$(TORCH_VENV)/bin/python -m pytest -m "not browser" -p no:cacheprovider
+	grep -vE '^(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z-]+)[=<>~ ]' requirements.txt > $(TORCH_VENV)/requirements-but-torch.txt
+	$(TORCH_VENV)/bin/pip install --quiet -r $(TORCH_VENV)/requirements-but-torch.txt
+	$(if $(filter none,$(TORCHVISION)),$(TORCH_VENV)/bin/pip uninstall --quiet --yes torchvision)
+	$(TORCH_VENV)/bin/pip install --quiet --upgrade $(TORCH_SPEC)
+	$(TORCH_VENV)/bin/python -m tools.compat
 
 version:
 	@echo $(VERSION)

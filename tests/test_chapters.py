@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from tools import runner
+from tools import compat, runner
 from tools.docs_pages import ROOT, LANGS, all_units, chapter, notebook_path, pages, rel, twin
 
 CHAPTERS = [p for p in pages("ko") if all_units(p)]
@@ -69,3 +69,13 @@ if not runner.CUDA:  # the notebooks keep the CPU run's outputs
             notebook = notebook_path(twin(page, lang))
             stored = make_notebooks.stored_outputs(notebook)
             assert stored == cells, f"{rel(notebook)} shows outputs of other code: run `make outputs`"
+
+
+    @pytest.mark.parametrize("page", CHAPTERS, ids=chapter)
+    def test_compat_result_of_the_pins_is_this_run(runs, page):
+        """The install page's column for the pinned torch shows this run (tools/compat.py)."""
+        stored = compat.pinned_results()["chapters"].get(chapter(page), {})
+        now = compat.result(page, runs[page])
+        keys = ("code", "units", "result", "first")
+        assert {k: stored.get(k) for k in keys} == {k: now.get(k) for k in keys}, \
+            f"{compat.rel(compat.pinned_file())} says otherwise for {rel(page)}: run `make outputs`"

@@ -239,6 +239,36 @@ def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
     failed = runner.problems(units[2], runs, 2)[0]
     assert failed.startswith(f"{page}:18: failed") and f'File "{page}", line 20' in failed
     assert "ZeroDivisionError" in failed
+    from tools import compat  # a result file names the first thing that went wrong
+
+    assert compat.result(page, runs) | {"seconds": 0} == {
+        "code": compat.code_hash(page), "units": 4, "seconds": 0, "result": "failed",
+        "first": "line 3: output line 1: shows 'OK', printed 'ok'"}
+
+
+def test_compat_table_says_passed_failed_not_run_and_stale(tmp_path, monkeypatch):
+    import json
+
+    from tools import compat
+    from tools.docs_pages import DOCS
+
+    intro, tensors, autograd, cnn = (DOCS / "ko" / f"{n}.md" for n in ("intro", "tensors", "autograd", "cnn"))
+    chapters = {"intro": {"code": compat.code_hash(intro), "result": "passed"},
+                "tensors": {"code": "0ld", "result": "passed"},
+                "autograd": {"code": compat.code_hash(autograd), "result": "failed",
+                             "first": "line 5: AttributeError: no attribute 'accelerator' | `x`"},
+                "cnn": {"code": compat.code_hash(cnn), "result": "not run", "why": "needs torchvision"}}
+    (tmp_path / "torch-2.9.1+cpu.json").write_text(json.dumps(
+        {"torch": "2.9.1+cpu", "torchvision": None, "cuda_build": None, "machine": "2-core x86_64 CPU",
+         "date": "2026-11-29", "chapters": chapters}))
+    monkeypatch.setattr(compat, "RESULTS", tmp_path)
+    rows = {line.split("](")[1].split(")")[0]: line.rsplit(" | ", 1)[1][:-2]
+            for line in compat.table("en", DOCS / "en" / "intro.md").splitlines() if line.startswith("| [")}
+    assert rows["intro.md"] == "✅ passed"
+    assert rows["tensors.md"] == "passed (the code changed since this run: to be run again)"
+    assert rows["autograd.md"] == "❌ failed: line 5: AttributeError: no attribute &#x27;accelerator&#x27; &#124; &#96;x&#96;"
+    assert rows["cnn.md"] == "➖ not run: needs torchvision, which this run did not have"
+    assert rows["quickstart.md"] == "not run yet"
 
 
 def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):

@@ -74,14 +74,18 @@ class ChapterRun:
         return sum(u.seconds for u in self.units)
 
 
+def code_with_scripts(unit: Unit) -> str:
+    """The unit's code, and for an ```sh unit the snippets/ scripts it starts."""
+    if unit.syntax == "python":
+        return unit.code
+    return unit.code + "".join(p.read_text(encoding="utf-8") for p in (ROOT / "snippets").rglob("*.py")
+                               if p.relative_to(ROOT).as_posix() in unit.code)
+
+
 def picks_device(unit: Unit) -> bool:
-    code = unit.code
-    if "torch.distributed.run" in code:  # each process picks by the GPU count (tests/test_ddp.py)
+    if "torch.distributed.run" in unit.code:  # each process picks by the GPU count (tests/test_ddp.py)
         return False
-    if unit.syntax != "python":
-        code += "".join(p.read_text(encoding="utf-8") for p in (ROOT / "snippets").rglob("*.py")
-                        if p.relative_to(ROOT).as_posix() in unit.code)
-    return any(s in code for s in PICKS_DEVICE)
+    return any(s in code_with_scripts(unit) for s in PICKS_DEVICE)
 
 
 # ---- inside the chapter's process ----------------------------------------------------------
@@ -306,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
             for run in runs.values():
                 for line in write_outputs(run):
                     print(line)
+            if not CUDA:  # the install page's column for this torch (tools/compat.py)
+                from tools import compat
+
+                print(f"updated {rel(compat.write(runs))}")
         elif not args.bench:
             print(f"{sum(len(r.units) for r in runs.values())} units of {len(runs)} chapters ran in {wall:.1f} s")
     finally:

@@ -1,0 +1,233 @@
+"""Which torch releases each chapter runs on: one result file per torch build, from real runs.
+
+    python -m tools.compat      run every chapter with the torch of this interpreter (the one
+                                runner, as the tests run it) and write its result file
+
+`make test-torch TORCH=… TORCHVISION=…` runs this in its own venv; `make outputs` writes the
+pinned torch's file from the same run that writes the pages (tests/test_chapters.py checks it
+is that run). Each chapter gets: passed; failed, with the first line that differs or the
+error; or not run, and why (it needs torchvision and this run has none). A result remembers
+a hash of the chapter's code and outputs, so the install page's table (filled in by the
+hooks at build time, never by hand) says when a result is older than the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import importlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from tools.docs_pages import DOCS, ROOT, all_units, chapter, pages, rel, twin
+
+RESULTS = DOCS / "assets" / "compat"  # torch-<version>.json, published with the site
+PLACEHOLDER = "<!-- torch-compat-table -->"  # where the install page shows the table
+
+
+def chapters() -> list[Path]:
+    """The pages with code, in the order of mkdocs.yml's nav (a reader's order)."""
+    import re
+
+    nav = re.findall(r"^\s*- [^:]+: (\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+    order = {name: n for n, name in enumerate(nav)}
+    found = [p for p in pages("ko") if all_units(p)]
+    return sorted(found, key=lambda p: order.get(p.relative_to(DOCS / "ko").as_posix(), len(order)))
+
+
+def code_hash(page: Path) -> str:
+    """What a result was run on: the chapter's code and shown outputs."""
+    text = "".join(u.code + "\0" + (u.expected_output or "") + "\0" for u in all_units(page))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def needs_torchvision(page: Path) -> bool:
+    from tools.runner import code_with_scripts
+
+    return any("torchvision" in code_with_scripts(u) for u in all_units(page))
+
+
+def first_difference(shown: str, printed: str) -> str:
+    a, b = shown.splitlines(), printed.splitlines()
+    for n, (x, y) in enumerate(zip(a, b), 1):
+        if x != y:
+            return f"output line {n}: shows {x.strip()!r}, printed {y.strip()!r}"
+    n = min(len(a), len(b)) + 1
+    return f"output line {n}: " + (f"shows {a[n - 1].strip()!r}, printed nothing" if len(a) > len(b)
+                                   else f"shows nothing, printed {b[n - 1].strip()!r}")
+
+
+def result(page: Path, run) -> dict:
+    """passed, or failed with the first thing that went wrong (the unit's page line)."""
+    from tools import runner
+
+    entry = {"code": code_hash(page), "units": len(all_units(page)), "seconds": round(run.seconds, 1)}
+    if run.blocked:
+        return entry | {"result": "failed", "first": f"tried the network: {run.blocked[0]}"}
+    for i, unit in enumerate(all_units(page)):
+        where = f"line {unit.lineno}"
+        if i >= len(run.units):
+            return entry | {"result": "failed", "first": f"{where}: not reached ({run.error})"}
+        r = run.units[i]
+        if r.error:
+            last = [line for line in r.error.strip().splitlines() if line.strip()][-1]
+            return entry | {"result": "failed", "first": f"{where}: {last.strip()}"}
+        if unit.expected_output is not None and r.output != unit.expected_output:
+            return entry | {"result": "failed", "first": f"{where}: {first_difference(unit.expected_output, r.output)}"}
+        found = runner.problems(unit, run, i)
+        if found:  # a figure that differs
+            return entry | {"result": "failed", "first": found[0].splitlines()[0].split(": ", 1)[-1]}
+    return entry | {"result": "passed"}
+
+
+def environment() -> dict:
+    import torch
+
+    try:
+        vision = importlib.import_module("torchvision").__version__
+    except Exception:  # not installed, or a build that doesn't match torch
+        vision = None
+    return {"torch": torch.__version__, "torchvision": vision, "cuda_build": torch.version.cuda,
+            "python": platform.python_version(),
+            "machine": f"{os.cpu_count()}-core {platform.machine()} CPU", "date": date.today().isoformat()}
+
+
+def path_for(torch_version: str) -> Path:
+    return RESULTS / f"torch-{torch_version}.json"
+
+
+def pinned_file() -> Path:
+    """The result file of the torch that requirements.txt pins (whichever build of it)."""
+    import re
+
+    pin = re.search(r"^torch==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    found = sorted(RESULTS.glob(f"torch-{pin}.json")) + sorted(RESULTS.glob(f"torch-{pin}+*.json"))
+    return found[0] if found else path_for(pin)
+
+
+def pinned_results() -> dict:
+    target = pinned_file()
+    return json.loads(target.read_text()) if target.exists() else {"chapters": {}}
+
+
+def write(runs: dict, skipped: dict[Path, str] | None = None) -> Path:
+    """Merge these chapters' results into this torch's file (a `make outputs` of one page
+    keeps the others'), atomically."""
+    env = environment()
+    target = path_for(env["torch"])
+    old = json.loads(target.read_text()) if target.exists() else {}
+    results = {name: entry for name, entry in old.get("chapters", {}).items()
+               if (DOCS / "ko" / f"{name}.md").exists()}
+    results |= {chapter(page): result(page, run) for page, run in runs.items()}
+    results |= {chapter(page): {"code": code_hash(page), "units": len(all_units(page)), "result": "not run",
+                                "why": why} for page, why in (skipped or {}).items()}
+    data = env | {"chapters": dict(sorted(results.items()))}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".tmp") as f:
+        f.write(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    os.replace(f.name, target)
+    return target
+
+
+# ---- the table on the install page (called by the hooks) -------------------------------------
+
+WORDS = {
+    "ko": {"chapter": "장", "passed": "통과", "failed": "실패", "not run": "실행 안 함",
+           "stale": "이 결과 뒤로 코드가 바뀌어 다시 실행해야 함", "missing": "아직 실행하지 않음",
+           "vision": "torchvision {v}", "no_vision": "torchvision 없음",
+           "cuda": "CUDA {v} 빌드", "cpu_only": "CPU 전용 빌드",
+           "ran": "{machine}에서 {date}에 실행, {total}개 장 중 {passed}개 통과"},
+    "en": {"chapter": "Chapter", "passed": "passed", "failed": "failed", "not run": "not run",
+           "stale": "the code changed since this run: to be run again", "missing": "not run yet",
+           "vision": "torchvision {v}", "no_vision": "no torchvision",
+           "cuda": "CUDA {v} build", "cpu_only": "CPU-only build",
+           "ran": "run on a {machine} on {date}; {passed} of {total} chapters passed"},
+}
+WHY = {"ko": {"needs torchvision": "torchvision이 필요한데 이 실행에는 없음"},
+       "en": {"needs torchvision": "needs torchvision, which this run did not have"}}
+
+
+def load_results() -> list[dict]:
+    """Every result file, newest torch first."""
+    found = [json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("torch-*.json")]
+
+    def version(data):
+        return tuple(int(x) for x in data["torch"].split("+")[0].split(".")[:3])
+
+    return sorted(found, key=version, reverse=True)
+
+
+def _title(page: Path) -> str:
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return chapter(page)
+
+
+def table(lang: str, here: Path) -> str:
+    """The compatibility table in Markdown, for the page `here` (links are relative to it)."""
+    w, runs = WORDS[lang], load_results()
+    head = [w["chapter"]]
+    notes = []
+    for data in runs:
+        build = w["cuda"].format(v=data["cuda_build"]) if data["cuda_build"] else w["cpu_only"]
+        vision = w["vision"].format(v=data["torchvision"]) if data["torchvision"] else w["no_vision"]
+        head.append(f"torch {html.escape(data['torch'])}<br>({build}, {vision})")
+        passed = sum(e["result"] == "passed" for e in data["chapters"].values())
+        notes.append(f"torch {data['torch']}: " + w["ran"].format(machine=data["machine"], date=data["date"],
+                                                               passed=passed, total=len(chapters())))
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for page in chapters():
+        target = twin(page, lang)
+        link = os.path.relpath(target, here.parent).replace(os.sep, "/")
+        cells = [f"[{_cell(_title(target))}]({link})"]
+        for data in runs:
+            entry = data["chapters"].get(chapter(page))
+            if entry is None:
+                cells.append(w["missing"])
+            elif entry["code"] != code_hash(page):
+                cells.append(f"{w[entry['result']]} ({w['stale']})")
+            elif entry["result"] == "passed":
+                cells.append(f"✅ {w['passed']}")
+            elif entry["result"] == "failed":
+                cells.append(f"❌ {w['failed']}: {_cell(entry['first'])}")
+            else:
+                cells.append(f"➖ {w['not run']}: {WHY[lang].get(entry['why'], _cell(entry['why']))}")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n\n" + "".join(f"- {_cell(n)}\n" for n in notes)
+
+
+def _cell(text: str) -> str:
+    return html.escape(text).replace("|", "&#124;").replace("`", "&#96;").replace("*", "&#42;").replace("_", "&#95;")
+
+
+def main() -> int:
+    from tools import runner
+
+    env = environment()
+    todo, skipped = [], {}
+    for page in chapters():
+        if not env["torchvision"] and needs_torchvision(page):
+            skipped[page] = "needs torchvision"
+        else:
+            todo.append(page)
+    print(f"torch {env['torch']}, torchvision {env['torchvision']}: running {len(todo)} chapters, "
+          f"not running {len(skipped)} (no torchvision)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="compat-") as keep:
+        runs = runner.run_chapters(todo, keep=Path(keep))
+        target = write(runs, skipped)
+    data = json.loads(target.read_text())
+    for name, entry in data["chapters"].items():
+        print(f"{name:<34}{entry['result']:<9}{entry.get('seconds', ''):>6}  {entry.get('first', entry.get('why', ''))}")
+    counts = {k: sum(e["result"] == k for e in data["chapters"].values()) for k in ("passed", "failed", "not run")}
+    print(f"wrote {rel(target)}: {counts['passed']} passed, {counts['failed']} failed, {counts['not run']} not run")
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
