@@ -175,6 +175,22 @@ def test_chapter_pages_offer_script_notebook_colab_and_run_time(site, page):
     assert (built(site, page).parent / script).exists()
 
 
+def test_install_page_shows_each_torch_result_file(site):
+    """The compatibility table is made from docs/assets/compat/ at build time (tools/compat.py)."""
+    from tools import compat
+
+    results = compat.load_results()
+    assert len(results) >= 2, "the table needs the pinned torch and at least one other run"
+    for lang in ("ko", "en"):
+        text = built(site, DOCS / lang / "intro.md").read_text(encoding="utf-8")
+        assert compat.PLACEHOLDER not in text
+        for data in results:
+            assert f"<th>torch {data['torch']}<br>" in text, f"{lang}: no column for torch {data['torch']}"
+        table = text[text.index(f"<th>torch {results[0]['torch']}<br>"):]
+        rows = table[:table.index("</table>")].count("<tr>")  # after the header row
+        assert rows == len(compat.chapters()), f"{lang}: {rows} rows for {len(compat.chapters())} chapters"
+
+
 def test_search_dialog_has_a_name(site):
     """Screen readers announce a dialog by its name (Lighthouse: aria-dialog-name)."""
     assert 'role="dialog" aria-label="검색"' in (site / "index.html").read_text(encoding="utf-8")

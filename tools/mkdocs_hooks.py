@@ -14,7 +14,7 @@ from mkdocs.plugins import event_priority
 
 # mkdocs restores sys.path after loading a hook, so import what we need now.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import diagrams, docs_pages, make_notebooks, mathml  # noqa: E402
+from tools import compat, diagrams, docs_pages, make_notebooks, mathml  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks")  # under "mkdocs": a strict build fails on its warnings
 
@@ -125,7 +125,11 @@ def _chapter_of(page):
 
 def on_page_markdown(markdown, page, config, files):
     """Under the chapter's title: download the script and the notebook, open it in Colab
-    (the notebook of the page's language), see it executed; and a line for run times."""
+    (the notebook of the page's language), see it executed; and a line for run times.
+    The install page also gets the table of torch versions each chapter ran on."""
+    if compat.PLACEHOLDER in markdown:  # from the result files of real runs (tools/compat.py)
+        src = Path(page.file.abs_src_path)
+        markdown = markdown.replace(compat.PLACEHOLDER, compat.table(src.relative_to(docs_pages.DOCS).parts[0], src))
     found = _chapter_of(page)
     if not found:
         return markdown
