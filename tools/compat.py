@@ -193,11 +193,11 @@ def table(lang: str, here: Path) -> str:
             elif entry["code"] != code_hash(page):
                 cells.append(f"{w[entry['result']]} ({w['stale']})")
             elif entry["result"] == "passed":
-                cells.append(f"✅ {w['passed']}")
+                cells.append(w["passed"])
             elif entry["result"] == "failed":
-                cells.append(f"❌ {w['failed']}: {_cell(entry['first'])}")
+                cells.append(f"**{w['failed']}**: {_cell(entry['first'])}")
             else:
-                cells.append(f"➖ {w['not run']}: {WHY[lang].get(entry['why'], _cell(entry['why']))}")
+                cells.append(f"{w['not run']}: {WHY[lang].get(entry['why'], _cell(entry['why']))}")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n\n" + "".join(f"- {_cell(n)}\n" for n in notes)
 
