@@ -125,8 +125,11 @@ def report(meta: dict, rows: list[dict]) -> str:
     lines.append(f"load average (1 min) before / after: {meta['load'][0]:.2f} / {meta['load'][1]:.2f}")
     lines.append("model: Linear(256, 1024) -> GELU -> LayerNorm -> Linear(1024, 256), torch.no_grad()")
     lines.append("")
-    lines.append(f"{'device':<7}{'backend':<11}{'1st call b256':>15}{'1st call b1':>13}"
-                 f"{'median b256':>13}{'median b1':>11}{'speed-up b256':>15}{'b1':>9}{'max |diff|':>12}")
+    lines.append("first: the first call (it compiles); med: steady-state median; b256, b1: batch size;")
+    lines.append("x: speed-up over eager (its med / this med); max|diff|: largest difference from eager")
+    lines.append("")
+    lines.append(f"{'device':<7}{'backend':<10}{'first b256':>11}{'first b1':>10}"
+                 f"{'med b256':>10}{'med b1':>10}{'x b256':>8}{'x b1':>7}{'max|diff|':>10}")
     eager = {r["device"]: r for r in rows if r["backend"] == "eager"}
     for r in rows:
         base = eager[r["device"]]
@@ -134,9 +137,9 @@ def report(meta: dict, rows: list[dict]) -> str:
         first = [seconds(r["first_call_s"][b]) if compiled else "-" for b in BATCHES]
         speed = [f"{base['median_s'][b] / r['median_s'][b]:.2f}x" for b in BATCHES]
         diff = f"{r['max_abs_diff']:.1e}" if compiled else "-"
-        lines.append(f"{r['device']:<7}{r['backend']:<11}{first[0]:>15}{first[1]:>13}"
-                     f"{seconds(r['median_s'][256]):>13}{seconds(r['median_s'][1]):>11}"
-                     f"{speed[0]:>15}{speed[1]:>9}{diff:>12}")
+        lines.append(f"{r['device']:<7}{r['backend']:<10}{first[0]:>11}{first[1]:>10}"
+                     f"{seconds(r['median_s'][256]):>10}{seconds(r['median_s'][1]):>10}"
+                     f"{speed[0]:>8}{speed[1]:>7}{diff:>10}")
     return "\n".join(lines) + "\n"
 
 
