@@ -35,6 +35,9 @@ LINK = re.compile(r"(!?\[[^\]]*\])\(([^)\s]+)\)")
 ANNOTATION = re.compile(r"\s*# \(\d+\)!?$")
 # What the notebooks need beyond Colab's own Python: the exact versions this site was tested with.
 PACKAGES = ("torch", "torchvision", "scikit-learn", "matplotlib", "tqdm", "faker")
+# Only in the notebooks whose code uses them (the ONNX exporter needs onnx and onnxscript).
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
+USES_ONNX = re.compile(r"^\s*(import|from) onnx|torch\.onnx\.", re.M)
 
 
 def config_value(key: str) -> str:
@@ -45,9 +48,14 @@ def config_value(key: str) -> str:
     return m.group(1).rstrip("/") + "/"
 
 
-def pins() -> str:
+def pins(page: Path | None = None) -> str:
+    """The exact versions a page's notebook installs (every package of PACKAGES, and the ONNX
+    ones where its code uses ONNX)."""
     text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
-    found = [re.search(rf"^{p}==\S+", text, re.M) for p in PACKAGES]
+    wanted = PACKAGES
+    if page is not None and any(USES_ONNX.search(u.code) for u in units(page)):
+        wanted += ONNX_PACKAGES
+    found = [re.search(rf"^{p}==\S+", text, re.M) for p in wanted]
     return " ".join(m.group(0) for m in found if m)
 
 
@@ -157,7 +165,7 @@ def notebook(page: Path):
         "tests run. The first cell installs the versions the site was tested with.",
     }[lang]
     header = nbformat.v4.new_markdown_cell(intro.format(src=rel(page), url=site_url_of(page, page.name)))
-    install = nbformat.v4.new_code_cell(f"%pip install --quiet {pins()}")
+    install = nbformat.v4.new_code_cell(f"%pip install --quiet {pins(page)}")
     install.metadata["tags"] = [INSTALL_TAG]
     body = cells_of(page)
     title, _, rest = body[0].source.partition("\n")  # the page's "# Title" comes first
