@@ -28,7 +28,7 @@ help:
 	@echo "make build     mkdocs build --strict into site/"
 	@echo "make publish [PUSH=1]  mike deploy <torch minor> + latest into gh-pages (push with PUSH=1)"
 	@echo "make publish-local  make publish into a local bare repo, served on 127.0.0.1:8001"
-	@echo "make test-torch TORCH=2.13.0 TORCHVISION=0.28.0   every chapter against another torch, in .venv-torch;"
+	@echo "make test-torch TORCH=2.13.0 TORCHVISION=0.28.0   every chapter against another torch, in .venv-torch-<version>;"
 	@echo "                writes docs/assets/compat/torch-<version>.json (TORCHVISION=none: no torchvision; TORCH=newest)"
 
 install: $(STAMP)
@@ -110,7 +110,7 @@ publish-local: $(STAMP)
 # docs/assets/compat/torch-<version>.json, which the install page's table shows. torch and
 # torchvision must match (pytorch.org's table); TORCHVISION=none where no matching build
 # can be had (the chapters that need it are then "not run"). TORCH=newest: the newest releases.
-TORCH_VENV := .venv-torch
+TORCH_VENV ?= .venv-torch-$(TORCH)
 TORCH_SPEC = $(if $(filter newest,$(TORCH)),torch torchvision,torch==$(TORCH) $(if $(filter-out none,$(TORCHVISION)),torchvision==$(TORCHVISION)))
 test-torch:
 	@[ -n "$(TORCH)" ] || { echo "error: give TORCH=X.Y.Z with TORCHVISION=A.B.C (or TORCHVISION=none), or TORCH=newest"; exit 1; }
