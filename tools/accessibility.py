@@ -1,0 +1,155 @@
+"""axe-core over every page of the built site, in both palettes.
+
+    python -m tools.accessibility [--www DIR] [--json FILE]
+
+Serves the version folder the publish steps built (default: build/publish/latest, the site
+`make test` published) on 127.0.0.1, opens every page (404 included) in headless Chromium
+with the light and the dark palette, runs axe-core (npm, pinned in the Makefile: `make axe`)
+with the WCAG 2.0 A/AA and 2.1 A/AA rules, and prints each page's violations per palette.
+tests/test_accessibility.py runs the same audit and fails on any violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tools.browser import QuietServer, launch
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE_VERSION = "4.14.1"  # the Makefile's AXE_VERSION: `make axe` installs exactly this one
+AXE = ROOT / ".cache" / f"axe-{AXE_VERSION}" / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PALETTES = {"light": ("light", "default"), "dark": ("dark", "slate")}  # name: (prefers-color-scheme, Material scheme)
+
+RUN = """async tags => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+  return {version: axe.version, violations: result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+    target: v.nodes[0].target.join(" "), html: v.nodes[0].html.slice(0, 200),
+    summary: (v.nodes[0].failureSummary || "").slice(0, 300)}))};
+}"""
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path) -> tuple[QuietServer, str]:
+    server = QuietServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def page_paths(site: Path) -> list[str]:
+    """Every built page of a version folder, as a path below it: "", "intro/", …, "404.html"."""
+    pages = [str(p.parent.relative_to(site)) + "/" for p in site.rglob("index.html")]
+    pages = sorted("" if p == "./" else p for p in pages)
+    return pages + sorted(str(p.relative_to(site)) for p in site.rglob("404.html"))
+
+
+def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], list[dict]]:
+    """{(path, palette): violations} for every page in both palettes (a Playwright browser
+    may be given; else one is started).
+
+    One tab, each page loaded once: axe runs in the palette the page opened with, then the
+    palette toggle is clicked (as a reader does) with the system setting switched to match,
+    and axe runs again. The next page opens in that palette (Material keeps the choice), so
+    the palettes take turns being the first. Material's CSS reads only body's
+    data-md-color-* attributes (no prefers-color-scheme query), checked after every switch:
+    the state is the one a reader with that system setting gets on a first visit. A page
+    that does not show the palette asked for gets a `palette-not-applied` violation."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            started = launch(p)
+            try:
+                return audit(base, paths, started)
+            finally:
+                started.close()
+    if not AXE.exists():
+        raise SystemExit(f"error: {AXE.relative_to(ROOT)} is missing: run `make axe`")
+    found = {}
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    context.add_init_script(AXE.read_text(encoding="utf-8"))
+    # Material's search worker downloads and indexes the whole site's text on every page
+    # load (~0.3 s of CPU here); its results appear only after a query is typed, never in
+    # the page axe sees. An empty index saves that. (Search itself: test_published_site.py.)
+    context.route("**/search/search_index.json", lambda route: route.fulfill(
+        content_type="application/json", body=json.dumps({"config": {"lang": ["en"], "separator": "[\\s]+"}, "docs": []})))
+    tab = context.new_page()
+    palette = "light"
+    try:
+        for path in paths:
+            tab.goto(base + path, wait_until="load")
+            for turn in range(2):
+                if turn:
+                    palette = "dark" if palette == "light" else "light"
+                    tab.emulate_media(color_scheme=PALETTES[palette][0])
+                    tab.locator("form[data-md-component=palette] label:visible").first.click()
+                    tab.wait_for_function("!document.body.hasAttribute('data-md-color-switching')")
+                shown = tab.evaluate("document.body.getAttribute('data-md-color-scheme')")
+                result = tab.evaluate(RUN, TAGS)
+                if result["version"] != AXE_VERSION:
+                    raise RuntimeError(f"axe-core {result['version']} ran, {AXE_VERSION} is pinned")
+                found[path, palette] = result["violations"]
+                if shown != PALETTES[palette][1]:  # not the palette we meant to check: say so
+                    found[path, palette].insert(0, {
+                        "id": "palette-not-applied", "impact": "serious", "nodes": 1, "target": "body",
+                        "html": f'<body data-md-color-scheme="{shown}">',
+                        "summary": f"the {palette} palette was asked for, the page shows {shown!r}"})
+                    palette = {v[1]: k for k, v in PALETTES.items()}.get(shown, palette)
+    finally:
+        context.close()
+    return found
+
+
+def run(www: Path) -> dict:
+    """The audit of the version the publish steps put under www (gh-pages as served): every
+    page, both palettes. Served from www itself: 404.html's links are site-absolute."""
+    from tools import publish_local
+
+    site = www / publish_local.site_path().strip("/") / publish_local.torch_minor()
+    if not site.is_dir():
+        raise SystemExit(f"error: no built site at {site}: run `make test` (or python -m tools.publish_local)")
+    server, root = serve(www)
+    try:
+        start = time.perf_counter()
+        found = audit(root + str(site.relative_to(www)) + "/", page_paths(site))
+        seconds = time.perf_counter() - start
+    finally:
+        server.shutdown()
+    return {"axe": AXE_VERSION, "tags": TAGS, "seconds": round(seconds, 1), "built": len(page_paths(site)),
+            "pages": [{"path": path, "palette": palette, "violations": v} for (path, palette), v in found.items()]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tools import publish_local
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--www", type=Path, default=publish_local.LATEST / "www",
+                        help="gh-pages as published (default: what `make test` published)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    report = run(args.www.resolve())
+    if args.json:
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    bad = [p for p in report["pages"] if p["violations"]]
+    for p in bad:
+        rules = ", ".join(f"{v['id']} ({v['nodes']})" for v in p["violations"])
+        print(f"{'/' + p['path']:45} {p['palette']:5}  {rules}")
+    print(f"axe-core {report['axe']} ({', '.join(report['tags'])}): {report['built']} pages x 2 palettes "
+          f"in {report['seconds']} s; {len(bad)} page-palette pairs with violations")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
