@@ -1,6 +1,6 @@
 """axe-core over every page of the built site, in both palettes.
 
-    python -m tools.accessibility [--www DIR] [--json FILE]
+    python -m tools.accessibility [--www DIR] [--json FILE] [--no-cache]
 
 Serves the version folder the publish steps built (default: build/publish/latest, the site
 `make test` published) on 127.0.0.1, opens every page (404 included) in headless Chromium
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import http.server
 import json
+import os
 import sys
 import threading
 import time
@@ -112,23 +114,75 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
     return found
 
 
-def run(www: Path) -> dict:
+CACHE = ROOT / ".cache" / "axe-results.json"
+UNSEEN = ("search/", "sitemap.xml")  # not in any page axe sees (the index is stubbed above)
+
+
+def page_keys(site: Path, www: Path, paths: list[str], browser_version: str) -> dict[str, str]:
+    """A key per page for everything its audit depends on: the page's HTML, every other file
+    of the version (stylesheets, scripts, images, fonts), versions.json, axe and its rules,
+    this file, and the browser. Equal key, equal result: the audit is deterministic."""
+    shared = hashlib.sha256()
+    for f in sorted(site.rglob("*")):
+        rel = f.relative_to(site).as_posix()
+        if f.is_file() and f.suffix != ".html" and not rel.startswith(UNSEEN):
+            shared.update(rel.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    for f in sorted(www.rglob("versions.json")):
+        shared.update(f.read_bytes())
+    for part in (AXE.read_bytes(), json.dumps(TAGS).encode(), Path(__file__).read_bytes(), browser_version.encode()):
+        shared.update(hashlib.sha256(part).digest())
+    common = shared.hexdigest()
+    keys = {}
+    for path in paths:
+        html = site / (path if path.endswith(".html") else path + "index.html")
+        keys[path] = hashlib.sha256(common.encode() + html.read_bytes()).hexdigest()
+    return keys
+
+
+def run(www: Path, cache: bool = True) -> dict:
     """The audit of the version the publish steps put under www (gh-pages as served): every
-    page, both palettes. Served from www itself: 404.html's links are site-absolute."""
+    page, both palettes. Served from www itself: 404.html's links are site-absolute.
+
+    Pages whose key (page_keys) is the same as in the last run take that run's result from
+    .cache/axe-results.json: a `make test` after changing one page audits that page (a
+    change to a stylesheet, a script or the navigation changes every page's key). The first
+    run, and every CI run (a fresh checkout), audits all of them."""
+    from playwright.sync_api import sync_playwright
+
     from tools import publish_local
 
     site = www / publish_local.site_path().strip("/") / publish_local.torch_minor()
     if not site.is_dir():
         raise SystemExit(f"error: no built site at {site}: run `make test` (or python -m tools.publish_local)")
+    paths = page_paths(site)
+    known = {}
+    if cache and CACHE.exists():
+        try:
+            known = json.loads(CACHE.read_text(encoding="utf-8"))
+        except ValueError:
+            known = {}
     server, root = serve(www)
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
-        found = audit(root + str(site.relative_to(www)) + "/", page_paths(site))
-        seconds = time.perf_counter() - start
+        with sync_playwright() as p:
+            browser = launch(p)
+            keys = page_keys(site, www, paths, browser.version)
+            todo = [path for path in paths if keys[path] not in known]
+            found = audit(root + str(site.relative_to(www)) + "/", todo, browser) if todo else {}
+            browser.close()
     finally:
         server.shutdown()
-    return {"axe": AXE_VERSION, "tags": TAGS, "seconds": round(seconds, 1), "built": len(page_paths(site)),
-            "pages": [{"path": path, "palette": palette, "violations": v} for (path, palette), v in found.items()]}
+    results = {keys[path]: known.get(keys[path]) or {palette: found[path, palette] for palette in PALETTES}
+               for path in paths}
+    if cache:
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        tmp = CACHE.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, CACHE)
+    return {"axe": AXE_VERSION, "tags": TAGS, "seconds": round(time.perf_counter() - start, 1),
+            "built": len(paths), "audited": len(todo), "from_cache": len(paths) - len(todo),
+            "pages": [{"path": path, "palette": palette, "violations": results[keys[path]][palette]}
+                      for path in paths for palette in PALETTES]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,16 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--www", type=Path, default=publish_local.LATEST / "www",
                         help="gh-pages as published (default: what `make test` published)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-cache", action="store_true", help="audit every page, even those unchanged since the last run")
     args = parser.parse_args(argv)
-    report = run(args.www.resolve())
+    report = run(args.www.resolve(), cache=not args.no_cache)
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     bad = [p for p in report["pages"] if p["violations"]]
     for p in bad:
         rules = ", ".join(f"{v['id']} ({v['nodes']})" for v in p["violations"])
         print(f"{'/' + p['path']:45} {p['palette']:5}  {rules}")
-    print(f"axe-core {report['axe']} ({', '.join(report['tags'])}): {report['built']} pages x 2 palettes "
-          f"in {report['seconds']} s; {len(bad)} page-palette pairs with violations")
+    print(f"axe-core {report['axe']} ({', '.join(report['tags'])}): {report['built']} pages x 2 palettes, "
+          f"{report['audited']} audited in {report['seconds']} s, {report['from_cache']} unchanged since the last "
+          f"run; {len(bad)} page-palette pairs with violations")
     return 1 if bad else 0
 
 
