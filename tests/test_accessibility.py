@@ -70,6 +70,28 @@ def test_axe_is_the_pinned_version_and_ran_on_every_page_in_both_palettes(report
     assert sorted(built) == sorted(EXPECTED), "the built pages are not the docs' pages plus 404.html"
 
 
+def test_a_page_keeps_its_cached_result_only_while_nothing_it_shows_changed(tmp_path):
+    site = tmp_path / "pytorch-usage" / VERSION
+    for name, text in {"index.html": "home", "intro/index.html": "intro", "assets/extra.css": "a{}",
+                       "search/search_index.json": "{}"}.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(text)
+    paths = ["", "intro/"]
+
+    def keys():
+        return accessibility.page_keys(site, tmp_path, paths, "chromium 1")
+
+    before = keys()
+    (site / "search" / "search_index.json").write_text('{"docs": []}')  # not in what axe sees
+    assert keys() == before
+    (site / "intro" / "index.html").write_text("intro, edited")
+    edited = keys()
+    assert edited[""] == before[""] and edited["intro/"] != before["intro/"]
+    (site / "assets" / "extra.css").write_text("a{color:red}")
+    assert all(keys()[p] != edited[p] for p in paths)
+    assert all(accessibility.page_keys(site, tmp_path, paths, "chromium 2")[p] != edited[p] for p in paths)
+
+
 @pytest.mark.parametrize("path", EXPECTED, ids=[p or "home" for p in EXPECTED])
 def test_no_axe_violation_in_either_palette(report, path):
     url = f"{publish_local.site_path()}{VERSION}/{path}"  # as served (the audit's own server)

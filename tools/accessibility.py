@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tools.browser import QuietServer, launch
@@ -139,7 +140,7 @@ def page_keys(site: Path, www: Path, paths: list[str], browser_version: str) -> 
     return keys
 
 
-def run(www: Path, cache: bool = True) -> dict:
+def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
     """The audit of the version the publish steps put under www (gh-pages as served): every
     page, both palettes. Served from www itself: 404.html's links are site-absolute.
 
@@ -167,9 +168,14 @@ def run(www: Path, cache: bool = True) -> dict:
         with sync_playwright() as p:
             browser = launch(p)
             keys = page_keys(site, www, paths, browser.version)
-            todo = [path for path in paths if keys[path] not in known]
-            found = audit(root + str(site.relative_to(www)) + "/", todo, browser) if todo else {}
             browser.close()
+        todo = [path for path in paths if keys[path] not in known]
+        # Two browsers, each with every other page: when the other tests leave a core idle,
+        # the audit takes it. (Each thread has its own Playwright, as its sync API requires.)
+        base = root + str(site.relative_to(www)) + "/"
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = pool.map(lambda share: audit(base, share), [todo[i::workers] for i in range(workers) if todo[i::workers]])
+            found = {k: v for part in parts for k, v in part.items()}
     finally:
         server.shutdown()
     results = {keys[path]: known.get(keys[path]) or {palette: found[path, palette] for palette in PALETTES}
@@ -193,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="gh-pages as published (default: what `make test` published)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--no-cache", action="store_true", help="audit every page, even those unchanged since the last run")
+    parser.add_argument("--workers", type=int, default=2, help="browsers auditing side by side (default: 2)")
     args = parser.parse_args(argv)
-    report = run(args.www.resolve(), cache=not args.no_cache)
+    report = run(args.www.resolve(), cache=not args.no_cache, workers=max(1, args.workers))
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     bad = [p for p in report["pages"] if p["violations"]]
