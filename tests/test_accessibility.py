@@ -3,9 +3,12 @@ Makefile) finds nothing on any page of the site the publish steps built, 404 inc
 light and the dark palette; a keyboard reaches every control of a chapter page, in document
 order, each with a visible focus ring.
 
-The audit of every page (tools/accessibility.py) is the expensive part: it runs in its own
-process, started in the background as soon as the build is done (tests/conftest.py's third
-lane starts it and moves on), so it overlaps the other tests; the tests here read its report.
+The audit of every page (tools/accessibility.py) is the expensive part, ~1.6 s of CPU per page
+for both palettes: it runs in its own process with two browsers, started in the background
+as soon as the build is done (tests/conftest.py's third lane starts it and moves on), so it
+overlaps the other tests; the tests here read its report. A page whose HTML, assets, axe,
+audit code and browser are all unchanged since the last run keeps that run's result
+(.cache/axe-results.json); a fresh checkout, as in CI, audits every page.
 """
 
 from __future__ import annotations
