@@ -198,6 +198,7 @@ def test_keyboard_reaches_every_control_in_order_with_a_focus_ring(browser, serv
     tab = context.new_page()
     try:
         tab.goto(served + "tensors/", wait_until="load")
+        tab.locator(".md-version__current").wait_for(state="attached")  # built from versions.json
         assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == accessibility.PALETTES[palette][1]
         first, problems = {}, []
         for press in range(400):

@@ -68,7 +68,8 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
     the palettes take turns being the first. Material's CSS reads only body's
     data-md-color-* attributes (no prefers-color-scheme query), checked after every switch:
     the state is the one a reader with that system setting gets on a first visit. A page
-    that does not show the palette asked for gets a `palette-not-applied` violation."""
+    that does not show the palette asked for gets a `palette-not-applied` violation, one
+    whose version selector never appears a `version-selector-missing` one."""
     if browser is None:
         from playwright.sync_api import sync_playwright
 
@@ -78,6 +79,8 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
                 return audit(base, paths, started)
             finally:
                 started.close()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     if not AXE.exists():
         raise SystemExit(f"error: {AXE.relative_to(ROOT)} is missing: run `make axe`")
     found = {}
@@ -93,6 +96,12 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
     try:
         for path in paths:
             tab.goto(base + path, wait_until="load")
+            # The version selector is built once versions.json has arrived: audit the page whole.
+            ready = tab.locator(".md-version__current")
+            try:
+                ready.wait_for(state="attached", timeout=10_000)
+            except PlaywrightTimeout:
+                pass  # reported below, in both palettes
             for turn in range(2):
                 if turn:
                     palette = "dark" if palette == "light" else "light"
@@ -104,6 +113,10 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
                 if result["version"] != AXE_VERSION:
                     raise RuntimeError(f"axe-core {result['version']} ran, {AXE_VERSION} is pinned")
                 found[path, palette] = result["violations"]
+                if not ready.count():
+                    found[path, palette].insert(0, {
+                        "id": "version-selector-missing", "impact": "serious", "nodes": 1, "target": ".md-header",
+                        "html": "", "summary": "Material's version selector did not appear within 10 s (versions.json?)"})
                 if shown != PALETTES[palette][1]:  # not the palette we meant to check: say so
                     found[path, palette].insert(0, {
                         "id": "palette-not-applied", "impact": "serious", "nodes": 1, "target": "body",
