@@ -10,10 +10,13 @@ STAMP  := $(VENV)/.installed
 # from the venv on every machine, not only where someone activated it.
 WITH_VENV := PATH="$(abspath $(VENV))/bin:$$PATH"
 export NO_MKDOCS_2_WARNING := 1
+# axe-core, pinned (tools/accessibility.py names the same version; its test compares them).
+AXE_VERSION := 4.14.1
+AXE := .cache/axe-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
 # The site's version name for mike: the torch minor release pinned in requirements.txt.
 VERSION = $(shell sed -n 's/^torch==\([0-9]*\.[0-9]*\).*/\1/p' requirements.txt)
 
-.PHONY: help install test-torch browser serve test test-browser test-gpu build snippets diagrams outputs bench page-budget publish publish-local version clean
+.PHONY: help install test-torch browser axe serve test test-browser test-gpu build snippets diagrams outputs bench page-budget publish publish-local version clean
 
 help:
 	@echo "make serve     set up .venv and serve the site on http://127.0.0.1:8000"
@@ -25,6 +28,7 @@ help:
 	@echo "make outputs [PAGES=docs/ko/x.md]  run the pages once; rewrite their outputs, figures, notebooks"
 	@echo "make bench     compute per chapter and script, the test suite's wall time, the overhead"
 	@echo "make page-budget  bytes, requests and first paint of every page, plus Lighthouse"
+	@echo "make axe       install the pinned axe-core (make test does) for tests/test_accessibility.py"
 	@echo "make build     mkdocs build --strict into site/"
 	@echo "make publish [PUSH=1]  mike deploy <torch minor> + latest into gh-pages (push with PUSH=1)"
 	@echo "make publish-local  make publish into a local bare repo, served on 127.0.0.1:8001"
@@ -56,10 +60,10 @@ browser: $(STAMP)
 	      { echo "error: no Chromium found: install Debian's chromium package or set CHROMIUM=/path/to/chromium"; exit 1; }; \
 	  fi; }
 
-test: $(STAMP) browser
+test: $(STAMP) browser $(AXE)
 	$(PY) -m pytest
 
-test-browser: $(STAMP) browser
+test-browser: $(STAMP) browser $(AXE)
 	$(PY) -m pytest -m browser
 
 # The GPU machine may have torch preinstalled and no network: `make test-gpu PY=python3`
@@ -89,6 +93,14 @@ LIGHTHOUSE := .cache/lighthouse/node_modules/.bin/lighthouse
 $(LIGHTHOUSE):
 	@command -v npm >/dev/null 2>&1 || { echo "error: npm is needed for Lighthouse (apt-get install npm)"; exit 1; }
 	npm install --silent --no-audit --no-fund --prefix .cache/lighthouse lighthouse@12.8.2
+
+# axe-core from npm (plain JavaScript, no browser download): tests/test_accessibility.py
+# injects it into every page of the published site, in both palettes.
+$(AXE):
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is needed for axe-core (apt-get install npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .cache/axe-$(AXE_VERSION) axe-core@$(AXE_VERSION)
+
+axe: $(AXE)
 
 # The site `make test` published (build/publish/, tests/test_ci.py), measured as served.
 page-budget: browser $(LIGHTHOUSE)

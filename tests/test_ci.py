@@ -61,6 +61,17 @@ def test_every_run_step_is_one_make_target_that_exists():
             assert target in targets, f"{name}: make {target} does not exist"
 
 
+def test_cpu_job_uploads_the_screenshots_of_both_palettes_even_when_tests_fail():
+    """The browser tests save the pages in both palettes under build/screenshots/
+    (tests/test_published_site.py, tests/test_accessibility.py): CI keeps them to look at."""
+    steps = CI["jobs"]["cpu"]["steps"]
+    upload = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")
+              and s["with"]["path"].rstrip("/") == "build/screenshots"]
+    assert len(upload) == 1, "the cpu job has no upload-artifact step for build/screenshots/"
+    assert upload[0].get("if") == "always()", "screenshots are most useful when a test failed"
+    assert steps.index(upload[0]) > next(i for i, s in enumerate(steps) if "make test" in s.get("run", ""))
+
+
 def test_actions_are_pinned_to_commits():
     uses = [s["uses"] for job in CI["jobs"].values() for s in job["steps"] if "uses" in s]
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses

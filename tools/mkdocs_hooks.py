@@ -79,7 +79,27 @@ def on_page_content(html, page, config, files):
         # The notebooks link to the published site (they are also opened in Colab); inside
         # the site, point at this build instead, so images and links stay in its version.
         html = html.replace(make_notebooks.published_root(), "../" * page.url.count("/"))
+        html = _focusable_code_boxes(html, "en" if page.file.src_uri.startswith("en/") else "ko")
     return html
+
+
+NOTEBOOK_CODE_BOX = re.compile(r'<div class="(highlight-ipynb[^"]*)">|<div class="highlight"><pre>')
+CODE_BOX_NAME = {"ko": "코드", "en": "Code"}
+
+
+def _focusable_code_boxes(html: str, lang: str) -> str:
+    """Keyboard users can scroll a notebook's wide code: mkdocs-jupyter's stylesheet makes each
+    code cell's `.highlight-ipynb` box (and nbconvert's `.highlight pre` in Markdown cells)
+    scroll (`overflow: auto`), while nbconvert's lab template puts tabindex="0" only on the
+    cell's outer `.jp-Cell-inputWrapper`, which does not scroll: arrow keys never reach the
+    box (WCAG 2.1.1, axe scrollable-region-focusable). Material does this for its own code
+    blocks (squidfunk/mkdocs-material#1514); here each box becomes a named, focusable region."""
+    attrs = f'tabindex="0" role="region" aria-label="{CODE_BOX_NAME[lang]}"'
+
+    def named(m):
+        return f'<div class="{m.group(1)}" {attrs}>' if m.group(1) else f'<div class="highlight"><pre {attrs}>'
+
+    return NOTEBOOK_CODE_BOX.sub(named, html)
 
 
 def _typeset_math(html, page):
@@ -164,9 +184,7 @@ def on_post_page(output, page, config):
     And name Material's search dialog: a dialog without a name is announced as just
     "dialog" by screen readers (Lighthouse's aria-dialog-name)."""
     output = HEAD_ALTERNATE.sub("", output)
-    lang = "en" if page.file.src_uri.startswith("en/") else "ko"
-    output = output.replace(SEARCH_DIALOG, SEARCH_DIALOG.replace(
-        'role="dialog">', f'role="dialog" aria-label="{SEARCH_NAME[lang]}">'))
+    output = _name_search(output, "en" if page.file.src_uri.startswith("en/") else "ko")
     found = _chapter_of(page)
     if not found:
         return output
@@ -191,3 +209,31 @@ def on_post_page(output, page, config):
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text("".join(parts), encoding="utf-8")
     return output
+
+
+def _name_search(output: str, lang: str) -> str:
+    return output.replace(SEARCH_DIALOG, SEARCH_DIALOG.replace(
+        'role="dialog">', f'role="dialog" aria-label="{SEARCH_NAME[lang]}">'))
+
+
+LANGUAGE_HOME = {"ko": "", "en": "en/"}
+CONFIG_BASE = re.compile(r'"base": "[^"]*"')
+SWITCHER_LINK = re.compile(r'<a href="[^"]*" hreflang="(\w+)"')
+
+
+def on_post_template(output, template_name, config):
+    """The 404 page is a theme template, not a page: on_post_page never sees it. Its links are
+    site-absolute, and so is the base it gives Material's script, but without the final
+    slash ("/pytorch-usage/2.14"): the script then looked for versions.json and the search
+    index one folder too high, failed, and never set up the palette toggle (it did nothing).
+    Its language links and <head> alternates pointed at whichever page mkdocs-static-i18n
+    built last. Here: the base with its slash, each language's home page, the <head> links
+    dropped and the search dialog named, as on every page."""
+    if template_name != "404.html":
+        return output
+    root = urlsplit(config.site_url or "").path.rstrip("/") + "/"
+    output = HEAD_ALTERNATE.sub("", output)
+    output = CONFIG_BASE.sub(f'"base": "{root}"', output, count=1)
+    output = SWITCHER_LINK.sub(lambda m: f'<a href="{root}{LANGUAGE_HOME[m.group(1)]}" hreflang="{m.group(1)}"', output)
+    lang = re.search(r'<html lang="(\w+)"', output)
+    return _name_search(output, lang.group(1) if lang and lang.group(1) in SEARCH_NAME else "ko")
