@@ -90,3 +90,16 @@ def published():
         return _started["publish"].result()
     except publish_local.PublishError as e:
         pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per browser-test module (tools/browser.py: the local one, offline flags)."""
+    from playwright.sync_api import sync_playwright
+
+    from tools import browser as browser_tools
+
+    with sync_playwright() as p:
+        b = browser_tools.launch(p)
+        yield b
+        b.close()

@@ -141,15 +141,6 @@ def served(published):
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = browser_tools.launch(p)
-        yield b
-        b.close()
-
-
 def test_the_audit_finds_known_defects_and_checks_the_dark_palette_in_dark(browser, served):
     found = accessibility.audit(served, [CANARY], browser)
     rules = {palette: {v["id"] for v in found[CANARY, palette]} for palette in ("light", "dark")}

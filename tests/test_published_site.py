@@ -122,15 +122,6 @@ def test_no_broken_internal_links_or_anchors(served):
 
 # ---- in a real browser ----
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = browser_tools.launch(p)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def tab(browser, served):
     """A page that records console errors and refuses any host but 127.0.0.1."""
