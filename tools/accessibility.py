@@ -129,17 +129,21 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
 
 
 CACHE = ROOT / ".cache" / "axe-results.json"
+LOOK = {".css", ".js", ".woff", ".woff2", ".ttf", ".otf"}  # what a page's DOM and styles come from
 UNSEEN = ("search/", "sitemap.xml")  # not in any page axe sees (the index is stubbed above)
 
 
 def page_keys(site: Path, www: Path, paths: list[str], browser_version: str) -> dict[str, str]:
-    """A key per page for everything its audit depends on: the page's HTML, every other file
-    of the version (stylesheets, scripts, images, fonts), versions.json, axe and its rules,
-    this file, and the browser. Equal key, equal result: the audit is deterministic."""
+    """A key per page for everything its audit depends on: the page's HTML, what shapes the
+    DOM and its computed styles (every stylesheet, script and font of the version),
+    versions.json, axe and its rules, this file, and the browser. Equal key, equal result:
+    the audit is deterministic. Images, notebooks and the chapters' .py files are not in it:
+    axe reads an image's alt text from the HTML, not its pixels, so a chapter whose code
+    changed re-audits its own pages only."""
     shared = hashlib.sha256()
     for f in sorted(site.rglob("*")):
         rel = f.relative_to(site).as_posix()
-        if f.is_file() and f.suffix != ".html" and not rel.startswith(UNSEEN):
+        if f.is_file() and f.suffix in LOOK and not rel.startswith(UNSEEN):
             shared.update(rel.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
     for f in sorted(www.rglob("versions.json")):
         shared.update(f.read_bytes())
