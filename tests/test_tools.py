@@ -263,7 +263,7 @@ def test_compat_table_says_passed_failed_not_run_and_stale(tmp_path, monkeypatch
          "date": "2026-11-29", "chapters": chapters}))
     monkeypatch.setattr(compat, "RESULTS", tmp_path)
     rows = {line.split("](")[1].split(")")[0]: line.rsplit(" | ", 1)[1][:-2]
-            for line in compat.table("en", DOCS / "en" / "intro.md").splitlines() if line.startswith("| [")}
+            for line in compat.table(DOCS / "en" / "intro.md").splitlines() if line.startswith("| [")}
     assert rows["intro.md"] == "passed"
     assert rows["tensors.md"] == "passed (the code changed since this run: to be run again)"
     assert rows["autograd.md"] == "**failed**: line 5: AttributeError: no attribute &#x27;accelerator&#x27; &#124; &#96;x&#96;"

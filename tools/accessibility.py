@@ -16,7 +16,6 @@ import functools
 import hashlib
 import http.server
 import json
-import os
 import sys
 import threading
 import time
@@ -198,10 +197,9 @@ def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
     results = {keys[path]: known.get(keys[path]) or {palette: found[path, palette] for palette in PALETTES}
                for path in paths}
     if cache:
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = CACHE.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, CACHE)
+        from tools.extract_snippets import write_atomically
+
+        write_atomically(CACHE, json.dumps(results, ensure_ascii=False))
     return {"axe": AXE_VERSION, "tags": TAGS, "seconds": round(time.perf_counter() - start, 1),
             "built": len(paths), "audited": len(todo), "from_cache": len(paths) - len(todo),
             "pages": [{"path": path, "palette": palette, "violations": results[keys[path]][palette]}

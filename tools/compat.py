@@ -24,7 +24,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from tools.docs_pages import DOCS, ROOT, all_units, chapter, pages, rel, twin
+from tools.docs_pages import DOCS, ROOT, all_units, chapter, lang_of, pages, rel, twin
+from tools.extract_snippets import write_atomically
 
 RESULTS = DOCS / "assets" / "compat"  # torch-<version>.json, published with the site
 PLACEHOLDER = "<!-- torch-compat-table -->"  # where the install page shows the table
@@ -63,26 +64,28 @@ def first_difference(shown: str, printed: str) -> str:
 
 
 def result(page: Path, run) -> dict:
-    """passed, or failed with the first thing that went wrong (the unit's page line)."""
+    """passed, or failed with the first thing runner.problems found, said in one line."""
     from tools import runner
 
     entry = {"code": code_hash(page), "units": len(all_units(page)), "seconds": round(run.seconds, 1)}
     if run.blocked:
         return entry | {"result": "failed", "first": f"tried the network: {run.blocked[0]}"}
     for i, unit in enumerate(all_units(page)):
-        where = f"line {unit.lineno}"
-        if i >= len(run.units):
-            return entry | {"result": "failed", "first": f"{where}: not reached ({run.error})"}
-        r = run.units[i]
-        if r.error:
-            last = [line for line in r.error.strip().splitlines() if line.strip()][-1]
-            return entry | {"result": "failed", "first": f"{where}: {last.strip()}"}
-        if unit.expected_output is not None and r.output != unit.expected_output:
-            return entry | {"result": "failed", "first": f"{where}: {first_difference(unit.expected_output, r.output)}"}
         found = runner.problems(unit, run, i)
-        if found:  # a figure that differs
-            return entry | {"result": "failed", "first": found[0].splitlines()[0].split(": ", 1)[-1]}
+        if found:
+            return entry | {"result": "failed", "first": f"line {unit.lineno}: {_one_line(unit, run, i, found[0])}"}
     return entry | {"result": "passed"}
+
+
+def _one_line(unit, run, i: int, problem: str) -> str:
+    if i >= len(run.units):
+        return f"not reached ({run.error})"
+    r = run.units[i]
+    if r.error:
+        return [line for line in r.error.strip().splitlines() if line.strip()][-1].strip()
+    if unit.expected_output is not None and r.output != unit.expected_output:
+        return first_difference(unit.expected_output, r.output)
+    return problem.splitlines()[0].split(": ", 1)[-1]  # a figure that differs
 
 
 def environment() -> dict:
@@ -127,10 +130,7 @@ def write(runs: dict, skipped: dict[Path, str] | None = None) -> Path:
     results |= {chapter(page): {"code": code_hash(page), "units": len(all_units(page)), "result": "not run",
                                 "why": why} for page, why in (skipped or {}).items()}
     data = env | {"chapters": dict(sorted(results.items()))}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".tmp") as f:
-        f.write(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    os.replace(f.name, target)
+    write_atomically(target, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     return target
 
 
@@ -169,9 +169,12 @@ def _title(page: Path) -> str:
     return chapter(page)
 
 
-def table(lang: str, here: Path) -> str:
-    """The compatibility table in Markdown, for the page `here` (links are relative to it)."""
-    w, runs = WORDS[lang], load_results()
+def table(here: Path) -> str:
+    """The compatibility table in Markdown, for the page `here`: in its language, with links
+    relative to it."""
+    lang = lang_of(here)
+    w, runs, todo = WORDS[lang], load_results(), chapters()
+    hashes = {page: code_hash(page) for page in todo}
     head = [w["chapter"]]
     notes = []
     for data in runs:
@@ -180,9 +183,9 @@ def table(lang: str, here: Path) -> str:
         head.append(f"torch {html.escape(data['torch'])}<br>({build}, {vision})")
         passed = sum(e["result"] == "passed" for e in data["chapters"].values())
         notes.append(f"torch {data['torch']}: " + w["ran"].format(machine=data["machine"], date=data["date"],
-                                                               passed=passed, total=len(chapters())))
+                                                               passed=passed, total=len(todo)))
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for page in chapters():
+    for page in todo:
         target = twin(page, lang)
         link = os.path.relpath(target, here.parent).replace(os.sep, "/")
         cells = [f"[{_cell(_title(target))}]({link})"]
@@ -190,7 +193,7 @@ def table(lang: str, here: Path) -> str:
             entry = data["chapters"].get(chapter(page))
             if entry is None:
                 cells.append(w["missing"])
-            elif entry["code"] != code_hash(page):
+            elif entry["code"] != hashes[page]:
                 cells.append(f"{w[entry['result']]} ({w['stale']})")
             elif entry["result"] == "passed":
                 cells.append(w["passed"])

@@ -88,6 +88,11 @@ def chapter(page: Path) -> str:
     return "/".join(parts)
 
 
+def lang_of(page: Path) -> str:
+    """"ko" or "en": the language folder a page (or notebook) lives in."""
+    return page.relative_to(DOCS).parts[0]
+
+
 def twin(page: Path, lang: str) -> Path:
     """The same page in another language."""
     rest = page.relative_to(DOCS).parts[1:]
@@ -203,8 +208,7 @@ NOTEBOOKS = "notebooks"  # docs/<lang>/notebooks/<chapter>.ipynb
 
 def notebook_path(page: Path) -> Path:
     """The notebook generated from a page (tools/make_notebooks.py)."""
-    lang = page.relative_to(DOCS).parts[0]
-    return DOCS / lang / NOTEBOOKS / f"{chapter(page)}.ipynb"
+    return DOCS / lang_of(page) / NOTEBOOKS / f"{chapter(page)}.ipynb"
 
 
 RECORD = "pytorch_usage"  # notebook metadata: the run its outputs come from (seconds, machine)

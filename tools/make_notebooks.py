@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.docs_pages import DOCS, LANGS, NOTEBOOKS, RECORD, ROOT, DocsError, notebook_path, pages, rel, twin, units
+from tools.docs_pages import DOCS, LANGS, NOTEBOOKS, RECORD, ROOT, DocsError, lang_of, notebook_path, pages, rel, twin, units
 from tools.docs_pages import url as page_url
 from tools.extract_snippets import write_atomically
 
@@ -157,7 +157,7 @@ def cells_of(page: Path) -> list:
 
 
 def notebook(page: Path):
-    lang = page.relative_to(DOCS).parts[0]
+    lang = lang_of(page)
     intro = {
         "ko": "이 노트북은 [{src}]({url}) 페이지에서 생성되었습니다. 코드는 사이트의 테스트가 실행하는 코드와 같습니다. "
         "첫 셀은 사이트를 검증한 버전을 설치합니다.",

@@ -79,7 +79,7 @@ def on_page_content(html, page, config, files):
         # The notebooks link to the published site (they are also opened in Colab); inside
         # the site, point at this build instead, so images and links stay in its version.
         html = html.replace(make_notebooks.published_root(), "../" * page.url.count("/"))
-        html = _focusable_code_boxes(html, "en" if page.file.src_uri.startswith("en/") else "ko")
+        html = _focusable_code_boxes(html, _lang(page))
     return html
 
 
@@ -132,6 +132,10 @@ LABELS = {
 }
 
 
+def _lang(page):
+    return "en" if page.file.src_uri.startswith("en/") else "ko"
+
+
 def _chapter_of(page):
     """(lang, chapter, notebook path) for a chapter page that has code, else None."""
     src = Path(page.file.abs_src_path or "")
@@ -140,7 +144,7 @@ def _chapter_of(page):
     notebook = docs_pages.notebook_path(src)
     if not notebook.exists():
         return None
-    return src.relative_to(docs_pages.DOCS).parts[0], docs_pages.chapter(src), notebook
+    return docs_pages.lang_of(src), docs_pages.chapter(src), notebook
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -148,8 +152,7 @@ def on_page_markdown(markdown, page, config, files):
     (the notebook of the page's language), see it executed; and a line for run times.
     The install page also gets the table of torch versions each chapter ran on."""
     if compat.PLACEHOLDER in markdown:  # from the result files of real runs (tools/compat.py)
-        src = Path(page.file.abs_src_path)
-        markdown = markdown.replace(compat.PLACEHOLDER, compat.table(src.relative_to(docs_pages.DOCS).parts[0], src))
+        markdown = markdown.replace(compat.PLACEHOLDER, compat.table(Path(page.file.abs_src_path)))
     found = _chapter_of(page)
     if not found:
         return markdown
@@ -184,7 +187,7 @@ def on_post_page(output, page, config):
     And name Material's search dialog: a dialog without a name is announced as just
     "dialog" by screen readers (Lighthouse's aria-dialog-name)."""
     output = HEAD_ALTERNATE.sub("", output)
-    output = _name_search(output, "en" if page.file.src_uri.startswith("en/") else "ko")
+    output = _name_search(output, _lang(page))
     found = _chapter_of(page)
     if not found:
         return output
