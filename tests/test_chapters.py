@@ -76,6 +76,6 @@ if not runner.CUDA:  # the notebooks keep the CPU run's outputs
         """The install page's column for the pinned torch shows this run (tools/compat.py)."""
         stored = compat.pinned_results()["chapters"].get(chapter(page), {})
         now = compat.result(page, runs[page])
-        keys = ("code", "units", "result", "first")
+        keys = ("code", "units", "result", "unit", "first")
         assert {k: stored.get(k) for k in keys} == {k: now.get(k) for k in keys}, \
             f"{compat.rel(compat.pinned_file())} says otherwise for {rel(page)}: run `make outputs`"

@@ -243,20 +243,20 @@ def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
 
     assert compat.result(page, runs) | {"seconds": 0} == {
         "code": compat.code_hash(page), "units": 4, "seconds": 0, "result": "failed",
-        "first": "line 3: output line 1: shows 'OK', printed 'ok'"}
+        "unit": 1, "first": "output line 1: shows 'OK', printed 'ok'"}
 
 
 def test_compat_table_says_passed_failed_not_run_and_stale(tmp_path, monkeypatch):
     import json
 
     from tools import compat
-    from tools.docs_pages import DOCS
+    from tools.docs_pages import DOCS, all_units, heading_before
 
     intro, tensors, autograd, cnn = (DOCS / "ko" / f"{n}.md" for n in ("intro", "tensors", "autograd", "cnn"))
     chapters = {"intro": {"code": compat.code_hash(intro), "result": "passed"},
                 "tensors": {"code": "0ld", "result": "passed"},
                 "autograd": {"code": compat.code_hash(autograd), "result": "failed",
-                             "first": "line 5: AttributeError: no attribute 'accelerator' | `x`"},
+                             "unit": 2, "first": "AttributeError: no attribute 'accelerator' | `x`"},
                 "cnn": {"code": compat.code_hash(cnn), "result": "not run", "why": "needs torchvision"}}
     (tmp_path / "torch-2.9.1+cpu.json").write_text(json.dumps(
         {"torch": "2.9.1+cpu", "torchvision": None, "cuda_build": None, "machine": "2-core x86_64 CPU",
@@ -266,7 +266,9 @@ def test_compat_table_says_passed_failed_not_run_and_stale(tmp_path, monkeypatch
             for line in compat.table(DOCS / "en" / "intro.md").splitlines() if line.startswith("| [")}
     assert rows["intro.md"] == "passed"
     assert rows["tensors.md"] == "passed (the code changed since this run: to be run again)"
-    assert rows["autograd.md"] == "**failed**: line 5: AttributeError: no attribute &#x27;accelerator&#x27; &#124; &#96;x&#96;"
+    second = all_units(DOCS / "en" / "autograd.md")[1].lineno  # the English page's own line
+    assert rows["autograd.md"] == ("**failed**: AttributeError: no attribute &#x27;accelerator&#x27; &#124; &#96;x&#96; "
+                                   f"(“{heading_before(DOCS / 'en' / 'autograd.md', second)}”, line {second})")
     assert rows["cnn.md"] == "not run: needs torchvision, which this run did not have"
     assert rows["quickstart.md"] == "not run yet"
 

@@ -5,8 +5,8 @@
 
 `make test-torch TORCH=… TORCHVISION=…` runs this in its own venv; `make outputs` writes the
 pinned torch's file from the same run that writes the pages (tests/test_chapters.py checks it
-is that run). Each chapter gets: passed; failed, with the first line that differs or the
-error; or not run, and why (it needs torchvision and this run has none). A result remembers
+is that run). Each chapter gets: passed; failed, with the unit and the first line that differs
+or the error; or not run, and why (it needs torchvision and this run has none). A result remembers
 a hash of the chapter's code and outputs, so the install page's table (filled in by the
 hooks at build time, never by hand) says when a result is older than the page.
 """
@@ -24,7 +24,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from tools.docs_pages import DOCS, ROOT, all_units, chapter, lang_of, pages, rel, twin
+from tools.docs_pages import DOCS, ROOT, all_units, chapter, heading_before, lang_of, pages, rel, twin
 from tools.extract_snippets import write_atomically
 
 RESULTS = DOCS / "assets" / "compat"  # torch-<version>.json, published with the site
@@ -73,7 +73,9 @@ def result(page: Path, run) -> dict:
     for i, unit in enumerate(all_units(page)):
         found = runner.problems(unit, run, i)
         if found:
-            return entry | {"result": "failed", "first": f"line {unit.lineno}: {_one_line(unit, run, i, found[0])}"}
+            # the unit's number, not its line: prose edits move lines, and each language's
+            # table names the unit's own section and line (tools/compat.table)
+            return entry | {"result": "failed", "unit": i + 1, "first": _one_line(unit, run, i, found[0])}
     return entry | {"result": "passed"}
 
 
@@ -139,12 +141,12 @@ def write(runs: dict, skipped: dict[Path, str] | None = None) -> Path:
 WORDS = {
     "ko": {"chapter": "장", "passed": "통과", "failed": "실패", "not run": "실행 안 함",
            "stale": "이 결과 뒤로 코드가 바뀌어 다시 실행해야 함", "missing": "아직 실행하지 않음",
-           "vision": "torchvision {v}", "no_vision": "torchvision 없음",
+           "vision": "torchvision {v}", "no_vision": "torchvision 없음", "at": "(「{section}」, {line}행)",
            "cuda": "CUDA {v} 빌드", "cpu_only": "CPU 전용 빌드",
            "ran": "{machine}에서 {date}에 실행, {total}개 장 중 {passed}개 통과"},
     "en": {"chapter": "Chapter", "passed": "passed", "failed": "failed", "not run": "not run",
            "stale": "the code changed since this run: to be run again", "missing": "not run yet",
-           "vision": "torchvision {v}", "no_vision": "no torchvision",
+           "vision": "torchvision {v}", "no_vision": "no torchvision", "at": "(“{section}”, line {line})",
            "cuda": "CUDA {v} build", "cpu_only": "CPU-only build",
            "ran": "run on a {machine} on {date}; {passed} of {total} chapters passed"},
 }
@@ -198,11 +200,19 @@ def table(here: Path) -> str:
             elif entry["result"] == "passed":
                 cells.append(w["passed"])
             elif entry["result"] == "failed":
-                cells.append(f"**{w['failed']}**: {_cell(entry['first'])}")
+                cells.append(f"**{w['failed']}**: {_cell(entry['first'])}{_where(target, entry.get('unit'), w)}")
             else:
                 cells.append(f"{w['not run']}: {WHY[lang].get(entry['why'], _cell(entry['why']))}")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n\n" + "".join(f"- {_cell(n)}\n" for n in notes)
+
+
+def _where(page: Path, unit: int | None, w: dict) -> str:
+    """Which unit failed, in the page's own language: its section and line."""
+    if not unit:
+        return ""
+    line = all_units(page)[unit - 1].lineno
+    return " " + w["at"].format(section=_cell(heading_before(page, line)), line=line)
 
 
 def _cell(text: str) -> str:
@@ -226,7 +236,8 @@ def main() -> int:
         target = write(runs, skipped)
     data = json.loads(target.read_text())
     for name, entry in data["chapters"].items():
-        print(f"{name:<34}{entry['result']:<9}{entry.get('seconds', ''):>6}  {entry.get('first', entry.get('why', ''))}")
+        unit = f"unit {entry['unit']}: " if "unit" in entry else ""
+        print(f"{name:<34}{entry['result']:<9}{entry.get('seconds', ''):>6}  {unit}{entry.get('first', entry.get('why', ''))}")
     counts = {k: sum(e["result"] == k for e in data["chapters"].values()) for k in ("passed", "failed", "not run")}
     print(f"wrote {rel(target)}: {counts['passed']} passed, {counts['failed']} failed, {counts['not run']} not run")
     return 1 if counts["failed"] else 0
