@@ -26,7 +26,9 @@ def test_units_are_what_pytest_codeblocks_runs(page):
     def squeeze(text):
         return None if text is None else "".join(line for line in text.splitlines(True) if line.strip())
 
-    ours = [(u.lineno, u.syntax, squeeze(u.code), squeeze(u.expected_output)) for u in all_units(page)]
+    # (an output that varies by CPU is ours to compare, within its tolerance: not theirs)
+    ours = [(u.lineno, u.syntax, squeeze(u.code), squeeze(None if u.tolerance else u.expected_output))
+            for u in all_units(page)]
     theirs = [(n, syntax, squeeze(code), squeeze(out)) for n, syntax, code, out in codeblocks_units(page)]
     assert ours == theirs
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools import docs_pages, extract_snippets
-from tools.docs_pages import DocsError, scan_fences
+from tools.docs_pages import DocsError, all_units, codeblocks_units, scan_fences
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "# T\n\n## Hello world\n\n```python\nprint(1)\n```\n"
@@ -34,6 +34,9 @@ def page(tmp_path, text, name="page.md"):
         ("# T\n\n<!--pytest-codeblocks:expected-output-->\n```python\nx\n```\n", 4, "must be ```text"),
         ("# T\n\n<!--pytest-codeblock:cont-->\n```python\nx\n```\n", 3, "malformed"),
         ("# T\n\n```python\nx = 1\n", 3, "never closed"),
+        ("# T\n\n```python\nx\n```\n\n<!--output-varies: 0.03-->\n```text\n1\n```\n", 7, "not a tolerance"),
+        ("# T\n\n```python\nx\n```\n\n<!--output-varies: ±0-->\n```text\n1\n```\n", 7, "exact output"),
+        ("# T\n\n```python\nx\n```\n\n<!--output-varies: ±0.1-->\n```python\n1\n```\n", 8, "must be ```text"),
     ],
 )
 def test_fence_guard_names_the_line(tmp_path, text, line, words):
@@ -297,3 +300,33 @@ def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
     [record] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert record.name.startswith("mkdocs.")
     assert record.getMessage().startswith(f"{docs_pages.rel(src)}:6: LaTeX error in `y = \\frac{{1}}{{x`")
+
+
+def test_a_varying_output_is_compared_within_its_tolerance_and_its_text_exactly():
+    from tools.docs_pages import Tolerance
+
+    shown = "CNN: 6,186 parameters; accuracy 0.9889, 0.9972; errors: [4, 1]\n"
+    t = Tolerance.parse("±0.03, ±12")
+    assert str(t) == "±0.03, ±12"
+    assert t.difference(shown, "CNN: 6,186 parameters; accuracy 0.9916, 0.9777; errors: [3, 8]\n") is None
+    assert "0.9416 printed where 0.9972" in t.difference(shown, shown.replace("0.9972", "0.9416"))
+    assert "shows 'CNN" in t.difference(shown, shown.replace("accuracy", "acc"))  # text is exact
+    assert "must match exactly" in Tolerance.parse("±0.03").difference(shown, shown.replace("[4", "[5"))
+    assert "2 lines" in t.difference(shown, shown + "more\n")
+    assert t.difference("mean -0.0152\n", "mean  0.0052\n") is None  # a sign may move the padding
+
+
+def test_pytest_codeblocks_never_sees_a_varying_output(tmp_path):
+    p = page(tmp_path, "# T\n\n```python\nprint(0.5)\n```\n\n<!--output-varies: ±0.1-->\n\n```text\n0.45\n```\n")
+    unit = all_units(p)[0]
+    assert unit.expected_output == "0.45\n" and unit.output_difference("0.5\n") is None
+    assert codeblocks_units(p)[0][3] is None  # theirs compares nothing: ours compares within ±0.1
+
+
+def test_a_unit_that_writes_to_stderr_fails_naming_it(tmp_path):
+    from tools import runner
+
+    p = page(tmp_path, "# T\n\n```python\nimport warnings\nwarnings.warn('old API')\nprint(1)\n```\n")
+    runs = runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p]
+    found = runner.problems(all_units(p)[0], runs, 0)
+    assert "wrote to stderr" in found[0] and "UserWarning: old API" in found[0]

@@ -53,16 +53,6 @@ def needs_torchvision(page: Path) -> bool:
     return any("torchvision" in code_with_scripts(u) for u in all_units(page))
 
 
-def first_difference(shown: str, printed: str) -> str:
-    a, b = shown.splitlines(), printed.splitlines()
-    for n, (x, y) in enumerate(zip(a, b), 1):
-        if x != y:
-            return f"output line {n}: shows {x.strip()!r}, printed {y.strip()!r}"
-    n = min(len(a), len(b)) + 1
-    return f"output line {n}: " + (f"shows {a[n - 1].strip()!r}, printed nothing" if len(a) > len(b)
-                                   else f"shows nothing, printed {b[n - 1].strip()!r}")
-
-
 def result(page: Path, run) -> dict:
     """passed, or failed with the first thing runner.problems found, said in one line."""
     from tools import runner
@@ -85,8 +75,8 @@ def _one_line(unit, run, i: int, problem: str) -> str:
     r = run.units[i]
     if r.error:
         return [line for line in r.error.strip().splitlines() if line.strip()][-1].strip()
-    if unit.expected_output is not None and r.output != unit.expected_output:
-        return first_difference(unit.expected_output, r.output)
+    if diff := unit.output_difference(r.output):
+        return diff
     return problem.splitlines()[0].split(": ", 1)[-1]  # a figure that differs
 
 

@@ -25,6 +25,13 @@ NON_RUN = {"text", "console", "mermaid", "yaml", "toml", "json", "ini", "diff"}
 NO_RUN_CLASS = re.compile(r"^\{\s*\.(python|sh|bash)\s+\.no-run\s*\}$")
 MARKER = re.compile(r"^<!--[-\s]*(pytest-codeblocks:|pytest\.mark\.)(.*?)[-\s]*-->$")
 ALLOWED_MARKERS = {"cont", "expected-output"}
+# An output that depends on the CPU (training results, long float sums): shown after
+# <!--output-varies: ±0.03--> (numbers with a decimal point), <!--output-varies: ±12-->
+# (integers) or both, comma-separated, instead of pytest-codeblocks' expected-output marker, so a
+# reader's `pytest --codeblocks` never compares it exactly. Our runner compares its numbers
+# within the tolerance written there and the rest of its text exactly; the site and the
+# notebooks say under the output that it varies (varies_note).
+VARIES = re.compile(r"^<!--\s*output-varies:\s*(.*?)\s*-->$")
 OPEN_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 
 
@@ -35,6 +42,85 @@ class DocsError(Exception):
         super().__init__(f"{rel(path)}:{line}: {message}")
 
 
+NUMBER = re.compile(r"((?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far each number of a varying output may move: `decimals` for numbers written with
+    a decimal point, `integers` for the others (0: exact)."""
+
+    decimals: float = 0.0
+    integers: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Tolerance:
+        decimals, integers = 0.0, 0
+        for part in text.split(","):
+            m = re.fullmatch(r"\s*±\s*(\d+(\.\d+)?)\s*", part)
+            if not m:
+                raise ValueError(f"{part.strip()!r} is not a tolerance like ±0.03 or ±12")
+            if m.group(2):
+                decimals = float(m.group(1))
+            else:
+                integers = int(m.group(1))
+        if not (decimals or integers):
+            raise ValueError("a tolerance of 0 is an exact output: use <!--pytest-codeblocks:expected-output-->")
+        return cls(decimals, integers)
+
+    def __str__(self) -> str:
+        return ", ".join(s for s in (self.decimals and f"±{self.decimals:g}", self.integers and f"±{self.integers}") if s)
+
+    def difference(self, shown: str, printed: str) -> str | None:
+        """None when `printed` is `shown` with each number within its tolerance (and
+        whitespace around numbers free to move); else the first difference, in one line."""
+        a, b = shown.splitlines(), printed.splitlines()
+        for n, (x, y) in enumerate(zip(a, b), 1):
+            xs, ys = NUMBER.split(x), NUMBER.split(y)
+            same_text = len(xs) == len(ys) and all(" ".join(p.split()) == " ".join(q.split())
+                                                   for p, q in zip(xs[::2], ys[::2]))
+            if not same_text:
+                return f"output line {n}: shows {x.strip()!r}, printed {y.strip()!r}"
+            for p, q in zip(xs[1::2], ys[1::2]):
+                room = self.decimals if re.search(r"[.e]", p) else self.integers
+                if abs(float(p) - float(q)) > room + 1e-12:
+                    apart = f"more than ±{room:g} apart" if room else "and this number must match exactly"
+                    return (f"output line {n}: {q} printed where {p} is shown, {apart} "
+                            f"(shows {x.strip()!r}, printed {y.strip()!r})")
+        if len(a) != len(b):
+            return f"output has {len(b)} lines, {len(a)} shown"
+        return None
+
+
+def exact_difference(shown: str, printed: str) -> str | None:
+    if shown == printed:
+        return None
+    a, b = shown.splitlines(), printed.splitlines()
+    for n, (x, y) in enumerate(zip(a, b), 1):
+        if x != y:
+            return f"output line {n}: shows {x.strip()!r}, printed {y.strip()!r}"
+    n = min(len(a), len(b)) + 1
+    if len(a) == len(b):
+        return "the output differs in its line endings"
+    return f"output line {n}: " + (f"shows {a[n - 1].strip()!r}, printed nothing" if len(a) > len(b)
+                                   else f"shows nothing, printed {b[n - 1].strip()!r}")
+
+
+VARIES_NOTE = {
+    "ko": "이 출력의 숫자는 CPU와 PyTorch 빌드에 따라 달라질 수 있습니다({what}).",
+    "en": "The numbers in this output can differ with the CPU and the PyTorch build ({what}).",
+}
+WHAT = {"ko": ("소수는 {d}", "정수는 {i}", " 이내"), "en": ("decimals by up to {d}", "whole numbers by up to {i}", "")}
+
+
+def varies_note(lang: str, tolerance: Tolerance) -> str:
+    """The one line that tells a reader an output varies, and by how much (site and notebook)."""
+    dec, integer, end = WHAT[lang]
+    parts = [dec.format(d=f"±{tolerance.decimals:g}")] * bool(tolerance.decimals)
+    parts += [integer.format(i=f"±{tolerance.integers}")] * bool(tolerance.integers)
+    return VARIES_NOTE[lang].format(what=", ".join(parts) + end)
+
+
 @dataclass
 class Fence:
     line: int
@@ -42,6 +128,7 @@ class Fence:
     kind: str  # run | output | non-run
     cont: bool = False  # chained to the previous unit with <!--pytest-codeblocks:cont-->
     body: str = ""  # the code, dedented like pytest-codeblocks does, ending in a newline
+    tolerance: Tolerance | None = None  # an output shown after <!--output-varies: ...-->
 
 
 @dataclass
@@ -51,6 +138,16 @@ class Unit:
     page: Path
     fences: list[Fence]  # the first fence and its `cont` fences: one notebook cell each
     expected_output: str | None = None  # the ```text shown after it, if any
+    tolerance: Tolerance | None = None  # set when that output varies by CPU (VARIES)
+
+    def output_difference(self, printed: str) -> str | None:
+        """None when `printed` is what the page shows (within its tolerance); else the first
+        difference in one line."""
+        if self.expected_output is None:
+            return None
+        if self.tolerance:
+            return self.tolerance.difference(self.expected_output, printed)
+        return exact_difference(self.expected_output, printed)
 
     @property
     def lineno(self) -> int:
@@ -104,11 +201,19 @@ def scan_fences(page: Path) -> list[Fence]:
     skipped silently or that we don't know as never-run."""
     lines = page.read_text(encoding="utf-8").splitlines()
     fences: list[Fence] = []
-    pending = None  # marker waiting for its fence: (keyword, line)
+    pending = None  # marker waiting for its fence: (keyword, line, tolerance)
     i = 0
     while i < len(lines):
         text = lines[i].strip()
         n = i + 1
+        v = VARIES.match(text)
+        if v:
+            try:
+                pending = ("varies", n, Tolerance.parse(v.group(1)))
+            except ValueError as e:
+                raise DocsError(page, n, f"output-varies marker: {e}") from None
+            i += 1
+            continue
         m = MARKER.match(text)
         if m:
             prefix, keyword = m.groups()
@@ -120,7 +225,7 @@ def scan_fences(page: Path) -> list[Fence]:
                     "<!--pytest-codeblocks:cont--> or <!--pytest-codeblocks:expected-output--> "
                     "(no skips: a block that can't run in tests goes in a {.python .no-run} fence)",
                 )
-            pending = (keyword, n)
+            pending = (keyword, n, None)
             i += 1
             continue
         if text.startswith("<!--") and "pytest" in text:
@@ -134,10 +239,10 @@ def scan_fences(page: Path) -> list[Fence]:
         ticks, info = f.group(2), f.group(3).strip()
         if ticks[0] == "~":
             raise DocsError(page, n, "~~~ fences are invisible to pytest-codeblocks; use ```")
-        keyword = pending[0] if pending else None
-        if keyword == "expected-output":
+        keyword, tolerance = (pending[0], pending[2]) if pending else (None, None)
+        if keyword in ("expected-output", "varies"):
             if info != "text":
-                raise DocsError(page, n, f"an expected-output fence must be ```text, not ```{info}")
+                raise DocsError(page, n, f"a shown output's fence must be ```text, not ```{info}")
             kind = "output"
         elif info in RUN:
             kind = "run"
@@ -167,7 +272,7 @@ def scan_fences(page: Path) -> list[Fence]:
             i += 1
         else:
             raise DocsError(page, n, "fence is never closed")
-        fences.append(Fence(n, info, kind, keyword == "cont", "".join(body)))
+        fences.append(Fence(n, info, kind, keyword == "cont", "".join(body), tolerance))
         i += 1
     if pending:
         raise DocsError(page, pending[1], "a marker at the end of the page has no fence")
@@ -183,7 +288,7 @@ def all_units(page: Path) -> list[Unit]:
         elif f.kind == "run":
             out.append(Unit(page, [f]))
         elif f.kind == "output":
-            out[-1].expected_output = f.body
+            out[-1].expected_output, out[-1].tolerance = f.body, f.tolerance
     return out
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import nbformat
 
-from tools.docs_pages import DOCS, LANGS, NOTEBOOKS, RECORD, ROOT, DocsError, lang_of, notebook_path, pages, rel, twin, units
+from tools.docs_pages import (DOCS, LANGS, NOTEBOOKS, RECORD, ROOT, VARIES, DocsError, Tolerance, lang_of, notebook_path,
+                              pages, rel, twin, units, varies_note)
 from tools.docs_pages import url as page_url
 from tools.extract_snippets import write_atomically
 
@@ -123,9 +124,9 @@ def cells_of(page: Path) -> list:
 
     while i < len(lines):
         line = lines[i]
-        m = MARKER.match(line)
+        m = MARKER.match(line) or VARIES.match(line.strip())
         if m:
-            pending = m.group(1)
+            pending = m.group(1) if m.re is MARKER else Tolerance.parse(m.group(1))
             i += 1
             continue
         f = FENCE.match(line)
@@ -143,6 +144,8 @@ def cells_of(page: Path) -> list:
             body.extend((ROOT / inc.group(1)).read_text(encoding="utf-8").splitlines() if inc else [b])
         if pending == "expected-output":
             pass  # the notebook prints its own output
+        elif isinstance(pending, Tolerance):  # an output that varies: the cell shows it, this says so
+            prose.append(f"*{varies_note(lang_of(page), pending)}*")
         elif info == "python":
             flush()
             source = "\n".join(ANNOTATION.sub("", b) for b in body)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from tools import figures, no_network
 from tools.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages,
-                              rel, scan_fences, twin)
+                              rel, scan_fences, twin, units)
 
 TIMEOUT_S = 300  # per chapter
 CUDA = os.environ.get("REQUIRE_CUDA") == "1"
@@ -51,6 +51,7 @@ SUBPROCESS_PATH = os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / 
 @dataclass
 class UnitRun:
     cells: list[str] = field(default_factory=list)  # stdout of each fence (notebook cell)
+    stderr: str = ""  # what its python cells wrote to stderr: a notebook shows that too
     seconds: float = 0.0
     error: str | None = None
     cuda_bytes: int = 0
@@ -101,6 +102,21 @@ def _cuda_peak(reset: bool = False) -> int:
     return peak
 
 
+@contextlib.contextmanager
+def _stderr_into(sink):
+    """A cell's stderr as a Jupyter kernel shows it: Python's warnings and logs and what C++
+    code writes, all through file descriptor 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(sink.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _run_sh(code: str, env: dict) -> tuple[str, str | None]:
     # As pytest-codeblocks runs it: a shell in the repository root, the tests' python first on PATH
     proc = subprocess.run(code, shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -141,8 +157,13 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
                 if unit.syntax == "python":
                     # blank lines first: a traceback names the page's own line numbers
                     code = compile("\n" * fence.line + fence.body, rel(Path(page)), "exec")
-                    with contextlib.redirect_stdout(out):
-                        exec(code, main.__dict__)
+                    with tempfile.TemporaryFile() as err:
+                        try:
+                            with contextlib.redirect_stdout(out), _stderr_into(err):
+                                exec(code, main.__dict__)
+                        finally:
+                            err.seek(0)
+                            run.stderr += err.read().decode(errors="replace")
                 else:
                     printed, run.error = _run_sh(fence.body, dict(os.environ))
                     out.write(printed)
@@ -224,14 +245,44 @@ def problems(unit: Unit, run: ChapterRun, index: int, compare: bool = True) -> l
     r, found = run.units[index], []
     if r.error:
         return [f"{unit.where}: failed\n{r.error}"]
-    if compare and unit.expected_output is not None and r.output != unit.expected_output:
-        found.append(f"{unit.where}: the output shown differs from the real one (run `make outputs`)\n"
-                     f"--- shown\n{unit.expected_output}--- printed\n{r.output}")
+    if r.stderr:
+        found.append(f"{unit.where}: wrote to stderr, which a reader's notebook shows: print it on purpose, or "
+                     f"silence it in the code with a sentence on the page saying why\n{r.stderr[-3000:]}")
+    # on CUDA only the outputs that declare a tolerance are compared (exact ones may name the device)
+    if (compare or unit.tolerance) and (diff := unit.output_difference(r.output)):
+        within = f" (within {unit.tolerance})" if unit.tolerance else ""
+        found.append(f"{unit.where}: the output shown{within} differs from the real one: {diff} "
+                     f"(run `make outputs`)\n--- shown\n{unit.expected_output}--- printed\n{r.output}")
     if compare:
         found += [f"{unit.where}: {p}" for p in figures.check(unit.page, Path(r.figures[0]).parent)] if r.figures else []
     if CUDA and picks_device(unit) and r.cuda_bytes <= 0:
         found.append(f"{unit.where}: picks a device but allocated no CUDA memory")
     return found
+
+
+# A CPU unlike this one, as far as one machine can show it: PyTorch's own kernels and oneDNN's
+# (convolutions) lowered to those of an x86-64 CPU without AVX, so every sum rounds differently.
+OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+
+
+def varying_units() -> list[tuple[Unit, Path]]:
+    """Every unit whose output varies by CPU (<!--output-varies-->), with its standalone snippet."""
+    from tools.extract_snippets import chapter_dir
+
+    found = []
+    for page in pages("ko"):
+        for n, unit in enumerate(units(page), 1):
+            if unit.tolerance:
+                found += [(unit, p) for p in chapter_dir(page).glob(f"{n:02d}-*.py")]
+    return found
+
+
+def run_on_other_cpu(snippet: Path, workdir: Path) -> tuple[str, str | None]:
+    """A unit's snippet run as a reader runs it, under OTHER_CPU: (stdout, error or None)."""
+    env = dict(os.environ, **OTHER_CPU, MPLBACKEND="Agg", OMP_NUM_THREADS="1", PYTHONPATH=SUBPROCESS_PATH)
+    proc = subprocess.run([sys.executable, str(snippet)], cwd=workdir, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+    return proc.stdout, None if proc.returncode == 0 else f"exit status {proc.returncode}\n{proc.stderr[-3000:]}"
 
 
 def write_outputs(run: ChapterRun) -> list[str]:
