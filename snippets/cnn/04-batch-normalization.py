@@ -16,7 +16,7 @@ def batch():
 
 
 def report(tag, y):
-    print(f"{tag:<23} output mean {y.mean().item():7.4f}, std {y.std().item():.4f}; "
+    print(f"{tag:<23} output mean {y.mean().item():z7.4f}, std {y.std().item():.4f}; "
           f"running_mean {bn.running_mean[0].item():.4f}, running_var {bn.running_var[0].item():.4f}")
 
 

@@ -4,6 +4,7 @@
 import torch
 from torch import nn
 
+torch._dynamo.reset()  # forget earlier compilations in this process (see the text)
 device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
@@ -14,7 +15,8 @@ graphs = []
 
 def inspect_backend(gm, example_inputs):
     graphs.append(gm)
-    print("backend got", len(example_inputs), "inputs:", [tuple(t.shape) for t in example_inputs])
+    shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in example_inputs]
+    print("backend got", len(example_inputs), "inputs:", shapes)
     return gm.forward  # run the captured graph as it is: no code generation
 
 

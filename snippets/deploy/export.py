@@ -85,7 +85,7 @@ def write_atomically(path: Path, write) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(1)  # a tiny model: one thread gives the same numbers on any CPU
+    torch.set_num_threads(1)  # a tiny model: one thread is fast enough and repeats its numbers on one machine
     model, test_pixels, test_labels = train(args.epochs, args.seed)
     x_test = torch.from_numpy(test_pixels)
     with torch.no_grad():
