@@ -48,9 +48,23 @@ def make_targets() -> set[str]:
     return set(re.findall(r"^([\w-]+):", out, re.M))
 
 
+# The reader job runs what a reader runs (README), not our make targets: that is its point.
+READER_COMMANDS = ["python -m pip install -r requirements.txt", "python -m pytest --codeblocks docs/ko docs/en"]
+
+
+def test_the_reader_job_runs_the_readers_commands_on_macos_and_windows():
+    job = CI["jobs"]["reader"]
+    assert [s["run"] for s in job["steps"] if "run" in s] == READER_COMMANDS
+    systems = job["strategy"]["matrix"]["os"]
+    assert any(s.startswith("macos") for s in systems) and any(s.startswith("windows") for s in systems)
+    assert "pytest --codeblocks docs/ko docs/en" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
 def test_every_run_step_is_one_make_target_that_exists():
     targets = make_targets()
     for name, job in CI["jobs"].items():
+        if name == "reader":
+            continue  # the reader's own commands (test above)
         for step in job["steps"]:
             if "run" not in step:
                 assert "uses" in step

@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +39,23 @@ def pytest_configure(config):
             )
 
 
+def _in_git_bash(block) -> None:
+    """```sh blocks are POSIX shell; subprocess's shell on Windows is cmd.exe. There they run in
+    the bash of Git for Windows, as a Windows reader pastes them into Git Bash."""
+    git = shutil.which("git")
+    bash = Path(git).resolve().parent.parent / "bin" / "bash.exe" if git else None
+    if not bash or not bash.exists():
+        pytest.fail("```sh blocks need a POSIX shell: install Git for Windows (its bash runs them)", pytrace=False)
+    script = Path(tempfile.mkdtemp(prefix="docs-sh-")) / "block.sh"
+    script.write_text(block.code, encoding="utf-8", newline="\n")
+    block.code, block.syntax = f'"{bash}" "{script}"', "sh"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     before = len(no_network.BLOCKED)
+    if sys.platform == "win32" and item.path.suffix == ".md" and getattr(item.obj, "syntax", None) in ("sh", "bash"):
+        _in_git_bash(item.obj)
     if item.path.suffix == ".md" and getattr(getattr(item, "obj", None), "syntax", None) == "python":
         home, workdir = os.getcwd(), tempfile.mkdtemp(prefix="docs-block-")
         os.chdir(workdir)
