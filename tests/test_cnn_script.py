@@ -5,7 +5,6 @@ any work, with one `error:` line that names the argument and exit status 2."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -14,12 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from tools import no_network
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "cnn" / "train.py"
-# One thread (other tests run next to it on the 2-core CI machine), and the same no-network
-# guard in the script's process as in the tests (tools/netguard/sitecustomize.py).
-ENV = dict(os.environ, OMP_NUM_THREADS="1",
-           PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/no_network.py)
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 SENTINEL = b"an older file that must survive\n"
 FINAL = re.compile(r"^test accuracy (\d\.\d{4}) \((\d+)/359\) after 10 epochs, [\d.]+ s$", re.M)

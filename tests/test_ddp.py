@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tools import no_network
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "gpu-distributed" / "ddp_train.py"
 TIMEOUT_S = 45  # per run; a healthy 2-process run takes ~10 s on a 2-core CPU
@@ -57,7 +59,7 @@ def run(case: str, launcher: list[str], args: list[str], base: Path, env: dict |
     save_dir = base / f"run-{case}"
     cmd = [*launcher, str(SCRIPT), "--save-dir", str(save_dir), "--timeout", "20", *args]
     environ = {k: v for k, v in os.environ.items() if k not in LAUNCHER_ENV}
-    environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")])
+    environ["PYTHONPATH"] = no_network.GUARD_PATH
     environ.update(env or {})
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=base, env=environ, stdout=subprocess.PIPE,

@@ -7,7 +7,6 @@ naming the file, exit status 2 and nothing on standard output."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -19,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tools import no_network
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "snippets" / "deploy"
-# One thread (other tests run beside it on the 2-core CI machine), and the no-network guard
-# of the tests in the scripts' processes too (tools/netguard/sitecustomize.py).
-ENV = dict(os.environ, OMP_NUM_THREADS="1",
-           PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/no_network.py)
 EXPORTED = ["digits.onnx", "digits.pt2", "sample.csv", "sample.npy"]
 LINE = re.compile(r"^image (\d+): digit (\d) \(probability (\d\.\d{3})\)$")
 

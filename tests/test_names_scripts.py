@@ -5,7 +5,6 @@ must stop them before any work with one `error:` line that names the argument.""
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -15,10 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from tools import no_network
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "snippets" / "names"
-# One thread per process, as on the 2-core CI machine running other tests at once.
-ENV = dict(os.environ, OMP_NUM_THREADS="1")
+ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/no_network.py)
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 NAMES = ["Bianchini", "Novotný", "van den Berg"]
 SENTINEL = b"an older checkpoint that must survive\n"

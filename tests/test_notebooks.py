@@ -4,13 +4,12 @@ them), and runnable in a real Jupyter kernel the way Colab runs them."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 
 import nbformat
 
-from tools import make_notebooks
-from tools.docs_pages import DOCS, LANGS, ROOT, rel
+from tools import make_notebooks, no_network
+from tools.docs_pages import DOCS, LANGS, rel
 
 NOTEBOOKS = sorted(p for lang in LANGS for p in (DOCS / lang / make_notebooks.NOTEBOOKS).rglob("*.ipynb"))
 # The runner proves every notebook's code by running it as the kernel would; this one runs
@@ -37,8 +36,7 @@ def test_a_notebook_runs_in_a_jupyter_kernel_with_its_stored_outputs():
 
     nb = nbformat.read(IN_A_KERNEL, as_version=4)
     nb.cells = [c for c in nb.cells if make_notebooks.INSTALL_TAG not in c.metadata.get("tags", [])]
-    env = dict(os.environ, MPLBACKEND="Agg",  # and the tests' network guard (tools/netguard)
-               PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+    env = no_network.guarded_env(MPLBACKEND="Agg")  # the kernel runs with the tests' network guard
     with tempfile.TemporaryDirectory() as workdir:
         NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False,
                        resources={"metadata": {"path": workdir}}).execute(env=env)

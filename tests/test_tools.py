@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import docs_pages, extract_snippets
+from tools import docs_pages, extract_snippets, no_network
 from tools.docs_pages import DocsError, all_units, codeblocks_units, scan_fences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ def test_loopback_still_works():
 
 
 def test_scripts_started_by_the_runner_are_offline_too():
-    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'tools' / 'netguard'}{os.pathsep}{ROOT / 'tools'}")
+    env = no_network.guarded_env()
     code = "import urllib.request; urllib.request.urlopen('http://example.org', timeout=2)"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode != 0 and "network access blocked" in proc.stderr and "example.org" in proc.stderr

@@ -9,11 +9,23 @@ fails the test that made it even if the code swallowed the error) and printed to
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import sys
+from pathlib import Path
 
 BLOCKED: list[str] = []
 MESSAGE = "network access blocked in tests: {} (tutorial code must run offline)"
+
+
+# On PYTHONPATH, tools/netguard/sitecustomize.py installs this guard in every Python process.
+GUARD_PATH = os.pathsep.join(str(Path(__file__).resolve().parent / d) for d in ("netguard", "."))
+
+
+def guarded_env(**extra: str) -> dict[str, str]:
+    """The environment for a script a test or the runner starts: this guard in its process, one
+    torch thread (other tests run beside it on a 2-core machine), and `extra`."""
+    return dict(os.environ, PYTHONPATH=GUARD_PATH, OMP_NUM_THREADS="1", **extra)
 
 
 class NetworkBlocked(ConnectionRefusedError):

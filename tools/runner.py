@@ -44,8 +44,6 @@ CUDA = os.environ.get("REQUIRE_CUDA") == "1"
 # A unit "picks a device" when it uses the handbook's idiom or names CUDA itself; for an ```sh
 # unit, when a script it runs does.
 PICKS_DEVICE = ("torch.accelerator", "torch.cuda.is_available", "--device")
-# Scripts that python units and ```sh units start get the same network guard and CUDA probe.
-SUBPROCESS_PATH = os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")])
 
 
 @dataclass
@@ -137,8 +135,9 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
     sys.modules["__main__"] = main
     probe_dir = Path(workdir) / "cuda-probe"
     probe_dir.mkdir()
-    # for the processes units start too: ```sh blocks say `python`, meaning the tests' own
-    os.environ.update(MPLBACKEND="Agg", PYTHONPATH=SUBPROCESS_PATH, CUDA_PROBE_DIR=str(probe_dir),
+    # for the processes units start too (the network guard and the CUDA probe): ```sh blocks say
+    # `python`, meaning the tests' own
+    os.environ.update(MPLBACKEND="Agg", PYTHONPATH=no_network.GUARD_PATH, CUDA_PROBE_DIR=str(probe_dir),
                       OMP_NUM_THREADS=str(threads),
                       PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     results = []
@@ -279,7 +278,7 @@ def varying_units() -> list[tuple[Unit, Path]]:
 
 def run_on_other_cpu(snippet: Path, workdir: Path) -> tuple[str, str | None]:
     """A unit's snippet run as a reader runs it, under OTHER_CPU: (stdout, error or None)."""
-    env = dict(os.environ, **OTHER_CPU, MPLBACKEND="Agg", OMP_NUM_THREADS="1", PYTHONPATH=SUBPROCESS_PATH)
+    env = no_network.guarded_env(**OTHER_CPU, MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, str(snippet)], cwd=workdir, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT_S)
     return proc.stdout, None if proc.returncode == 0 else f"exit status {proc.returncode}\n{proc.stderr[-3000:]}"
