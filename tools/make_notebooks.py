@@ -9,7 +9,8 @@ tools/runner.py; `make snippets` keeps them while the code is unchanged); shown-
 are left out (the cells carry their outputs); other fences stay as code shown in Markdown. Material-only syntax is turned into plain Markdown
 (admonitions and tabs into bold titles, annotation markers removed, snippet includes
 inlined), and links point at the published site so they work in Colab. The first code
-cell installs the pinned packages (tagged "install": the only cell the tests skip).
+cell installs the pinned packages (tagged "install": the only cell the tests skip). The cells of an
+output that varies by CPU are tagged "nbval-ignore-output": a reader's nbval run still runs them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tools.docs_pages import url as page_url
 from tools.extract_snippets import write_atomically
 
 INSTALL_TAG = "install"
+VARIES_TAG = "nbval-ignore-output"
 MARKER = re.compile(r"^\s*<!--\s*pytest-codeblocks:(.*?)\s*-->\s*$")
 BLOCK_START = re.compile(r'^(\s*)(!!!|\?\?\?\+?|===)\s*([\w-]*)\s*(?:"(.*)")?\s*$')
 FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")
@@ -181,6 +183,11 @@ def notebook(page: Path):
     nb.metadata["colab"] = {"provenance": []}
     for n, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{n}"
+    # The cells of a unit whose output varies by CPU: nbval (a reader re-running the notebook
+    # against its stored outputs) runs them without comparing what they print, as the page says.
+    for cell, unit in zip(code_cells(nb), [u for u in units(page) for _ in u.fences]):
+        if unit.tolerance:
+            cell.metadata["tags"] = [VARIES_TAG]
     return nb
 
 
