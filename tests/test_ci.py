@@ -94,7 +94,12 @@ def test_actions_are_pinned_to_commits():
 def test_only_publish_writes_and_only_after_both_test_jobs():
     jobs = CI["jobs"]
     assert jobs["publish"]["needs"] == ["cpu", "gpu"]
-    assert "refs/heads/main" in jobs["publish"]["if"] and "push" in jobs["publish"]["if"]
+    condition = jobs["publish"]["if"]
+    assert "refs/heads/main" in condition and "push" in condition
+    # the CPU tests passed, and the CUDA tests passed or were skipped because no GPU runner exists
+    assert "needs.cpu.result == 'success'" in condition and "needs.gpu.result == 'success'" in condition
+    assert "needs.gpu.result == 'skipped' && vars.GPU_RUNNER != 'true'" in condition
+    assert "vars.GPU_RUNNER == 'true'" in jobs["gpu"]["if"]
     assert jobs["publish"]["concurrency"]["group"] == "gh-pages"
     writers = [n for n, j in jobs.items() if "write" in json.dumps(j.get("permissions", {}))]
     assert writers == ["publish"] and CI["permissions"] == {"contents": "read"}

@@ -122,13 +122,13 @@ LABELS = {
     "ko": {"script": "스크립트 (.py)", "notebook": "노트북 (.ipynb)", "colab": "Colab에서 열기",
            "view": "실행된 노트북 보기",
            "cpu": "이 장의 코드 실행 시간: CPU {s} 초 ({machine}, 노트북의 출력을 만든 실행에서 측정)",
-           "cuda": "CUDA {s} 초 ({device}, GPU CI 작업에서 측정)",
-           "cuda_none": "CUDA 시간은 GPU CI 작업이 측정하며, 이 빌드에는 아직 없습니다"},
+           "cuda": "CUDA {s} 초 ({device})",
+           "cuda_none": "CUDA: 실행하지 않음"},
     "en": {"script": "Script (.py)", "notebook": "Notebook (.ipynb)", "colab": "Open in Colab",
            "view": "Executed notebook",
            "cpu": "Run time of this chapter's code: CPU {s} s ({machine}, measured by the run that made the notebook's outputs)",
-           "cuda": "CUDA {s} s ({device}, measured by the GPU CI job)",
-           "cuda_none": "CUDA times are measured by the GPU CI job and are not in this build yet"},
+           "cuda": "CUDA {s} s ({device})",
+           "cuda_none": "CUDA: not run"},
 }
 
 
