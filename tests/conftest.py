@@ -1,85 +1,137 @@
-"""What a `make test` session shares, started in the background as soon as the tests are
-collected, so the two cores stay busy while the other tests run one after another:
+"""The expensive work a test session shares, run as background jobs so the two cores stay busy.
 
-- the chapters' one run (tools/runner.py, two chapters at a time), read by test_chapters.py;
-- the one build: the CI publish job's own steps (tools/publish_local.py), read by the site,
-  publishing and browser tests;
-- the hand-written scripts' runs: each test module that has a `start_in_background(folder)`
-  gets it run, one module after another in a third lane once the build is done; its fixtures
-  read the result (`started_here`).
+Each job has a session fixture that waits for it, and a job starts only when a selected test
+uses that fixture: `-k rnn` runs the rnn chapter only, `--collect-only` starts nothing, and any
+test file runs alone (`.venv/bin/pytest tests/test_site.py` pays only for the build it reads).
 
-The tests run in the order that keeps both cores busy (pytest_collection_modifyitems).
+| job                    | what it runs                                         | fixture        |
+|------------------------|------------------------------------------------------|----------------|
+| chapters               | the selected chapters' one run (tools/runner.py)     | `chapter_runs` |
+| publish                | the CI publish job's steps (tools/publish_local.py)  | `published`    |
+| <test module>          | its `pytestmark = pytest.mark.background(start=fn)`: | `started_here` |
+|                        | `fn(folder)`, e.g. a script's training run           |                |
+
+The chapters and the publish start together at the start of the run; the modules' jobs go one
+after another in a third lane once the build is done (Chromium and the axe audit need it). The
+tests that wait for nothing run first, then the build's readers, the modules with a job, and
+the chapters last (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for
+the other jobs, then removes their folder.
 """
 
 import shutil
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
 
-_started: dict[str, Future] = {}
-_keep = Path(tempfile.mkdtemp(prefix="chapters-"))
+STOP = threading.Event()  # set on Ctrl-C: the chapters' run kills its processes
+
+
+class Jobs:
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="test-jobs-"))
+        self.pool = ThreadPoolExecutor(max_workers=2)  # the chapters and the publish
+        self.lane = ThreadPoolExecutor(max_workers=1)  # the modules' jobs, after the publish
+        self.started: dict[str, Future] = {}
+        self.lock = threading.Lock()
+
+    def start(self, name: str, fn, *args, lane: bool = False) -> Future:
+        with self.lock:
+            if name not in self.started:
+                self.started[name] = (self.lane if lane else self.pool).submit(fn, *args)
+            return self.started[name]
+
+    def chapters(self, pages):
+        from tools import runner
+
+        return self.start("chapters", runner.run_chapters, sorted(pages), None, self.folder / "runs", STOP)
+
+    def publish(self):
+        from tools import publish_local  # not on the GPU machine's path: it needs MkDocs
+
+        return self.start("publish", publish_local.publish)
+
+    def module(self, node):
+        mark = node.get_closest_marker("background")
+        if mark is None:
+            raise pytest.UsageError(f"{node.nodeid} uses `started_here` but its module has no "
+                                     "`pytestmark = pytest.mark.background(start=...)`")
+        folder = self.folder / node.module.__name__
+        folder.mkdir(exist_ok=True)
+        if "publish" in self.started:  # after the build: it has its core then, and Chromium can start
+            self.start("publish-done", wait, [self.started["publish"]], lane=True)
+        return self.start(node.module.__name__, mark.kwargs["start"], folder, lane=True)
+
+    def stop(self, interrupted: bool):
+        if interrupted:
+            STOP.set()
+        for pool in (self.pool, self.lane):
+            pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+JOBS = Jobs()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(start=fn): run fn(folder) as this module's background job; "
+                                       "its `started_here` fixture returns the result (tests/conftest.py)")
 
 
 def chapter_of(item) -> Path | None:
+    if "chapter_runs" not in getattr(item, "fixturenames", ()):
+        return None
     params = getattr(getattr(item, "callspec", None), "params", {})
-    if item.path.name == "test_chapters.py" and ("unit" in params or "page" in params):
-        return params["unit"][0] if "unit" in params else params["page"]
-    return None
+    return params["unit"][0] if "unit" in params else params.get("page")
 
 
-def reads_the_build(item) -> bool:
-    return "published" in getattr(item, "fixturenames", ())
+def uses(item, fixture: str) -> bool:
+    return fixture in getattr(item, "fixturenames", ())
 
 
 def pytest_collection_modifyitems(items):
-    """The tests that wait for nothing first (while the build runs), then the build's readers,
-    then the scripts' tests, then the chapters' (a stable sort: file order otherwise)."""
     def rank(item):
-        if chapter_of(item) is not None:
+        if uses(item, "chapter_runs"):
             return 3
-        if "started_here" in getattr(item, "fixturenames", ()):
+        if uses(item, "started_here"):
             return 2
-        return 1 if reads_the_build(item) else 0
+        return 1 if uses(item, "published") else 0
 
-    items.sort(key=rank)
+    items.sort(key=rank)  # stable: file order otherwise
 
 
-def pytest_collection_finish(session):
-    chapters = sorted({c for item in session.items if (c := chapter_of(item))})
-    pool = ThreadPoolExecutor(max_workers=2)
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """Start the jobs the selected tests need (nothing for --collect-only)."""
+    if session.config.option.collectonly or not session.items:
+        return None
+    chapters = {c for item in session.items if (c := chapter_of(item))}
     if chapters:
-        from tools import runner
-
-        _started["chapters"] = pool.submit(runner.run_chapters, chapters, None, _keep / "runs")
-    if any(reads_the_build(item) for item in session.items):
-        from tools import publish_local  # not on the GPU machine's path: it needs MkDocs
-
-        _started["publish"] = pool.submit(publish_local.publish)
-    modules = {item.module for item in session.items if hasattr(getattr(item, "module", None), "start_in_background")}
-    lane = ThreadPoolExecutor(max_workers=1)
-    if "publish" in _started:  # after the build: it then has its core, and Chromium can start
-        lane.submit(wait, [_started["publish"]])
-    for module in sorted(modules, key=lambda m: m.__name__):
-        folder = _keep / module.__name__
-        folder.mkdir()
-        _started[module.__name__] = lane.submit(module.start_in_background, folder)
+        JOBS.chapters(chapters)
+    if any(uses(item, "published") for item in session.items):
+        JOBS.publish()
+    for item in session.items:
+        if uses(item, "started_here"):
+            JOBS.module(item)
+    return None
 
 
-def pytest_sessionfinish(session):
-    shutil.rmtree(_keep, ignore_errors=True)
+def pytest_sessionfinish(session, exitstatus):
+    JOBS.stop(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 @pytest.fixture(scope="session")
-def chapter_runs():
-    return _started["chapters"].result()
+def chapter_runs(request):
+    chapters = {c for item in request.session.items if (c := chapter_of(item))}
+    return JOBS.chapters(chapters).result()
 
 
 @pytest.fixture(scope="module")
 def started_here(request):
-    """What this test module's start_in_background returned."""
-    return _started[request.module.__name__].result()
+    """What this test module's background job returned."""
+    return JOBS.module(request.node).result()
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +139,7 @@ def published():
     from tools import publish_local
 
     try:
-        return _started["publish"].result()
+        return JOBS.publish().result()
     except publish_local.PublishError as e:
         pytest.fail(str(e), pytrace=False)
 

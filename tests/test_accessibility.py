@@ -29,7 +29,6 @@ from tools import accessibility, browser as browser_tools, publish_local
 from tools.docs_pages import DOCS, ROOT, pages
 from tools.docs_pages import url as url_of
 
-pytestmark = pytest.mark.browser
 VERSION = publish_local.torch_minor()
 SHOTS = ROOT / "build" / "screenshots"
 NOTEBOOKS = sorted(DOCS.glob("*/notebooks/**/*.ipynb"))
@@ -47,6 +46,7 @@ def start_in_background(folder: Path):
     return www, proc, out, folder / "axe.log"
 
 
+pytestmark = [pytest.mark.browser, pytest.mark.background(start=start_in_background)]
 @pytest.fixture(scope="module")
 def report(started_here, published):
     www, proc, out, log = started_here

@@ -44,6 +44,7 @@ def start_in_background(tmp: Path):
     return cwd, train, predict, refused
 
 
+pytestmark = pytest.mark.background(start=start_in_background)  # tests/conftest.py runs it in the background
 @pytest.fixture(scope="module")
 def trained(started_here):
     return started_here

@@ -28,6 +28,7 @@ def start_in_background(folder: Path):
     return results
 
 
+pytestmark = pytest.mark.background(start=start_in_background)  # tests/conftest.py runs it in the background
 def test_there_are_varying_outputs_to_check():
     assert VARYING, "no page declares an output that varies by CPU: is the marker still read?"
 

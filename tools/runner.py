@@ -198,9 +198,11 @@ def _context():
     return ctx
 
 
-def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None = None) -> dict[Path, ChapterRun]:
+def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None = None,
+                 stop=None) -> dict[Path, ChapterRun]:
     """Run the chapters of the given Korean pages, `workers` at a time (default: one per core).
-    Their working directories stay under `keep` (figures to compare) until it is removed."""
+    Their working directories stay under `keep` (figures to compare) until it is removed. Setting
+    `stop` (a threading.Event) ends the run at once: its processes are killed."""
     workers = workers or (1 if CUDA else os.cpu_count() or 2)  # one at a time on a GPU: honest times
     threads = 1 if workers > 1 and not CUDA else max(1, (os.cpu_count() or 1))
     keep = Path(keep or tempfile.mkdtemp(prefix="chapters-"))
@@ -209,6 +211,10 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
     # the longest chapters first (as the last `make outputs` timed them): two cores stay busy
     pending, running, done = sorted(todo, key=_last_seconds, reverse=True), {}, {}
     while pending or running:
+        if stop is not None and stop.is_set():
+            for proc, *_ in running.values():
+                proc.kill()
+            return done
         while pending and len(running) < workers:
             page = pending.pop(0)
             workdir = keep / rel(page).replace("/", "-")
