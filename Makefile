@@ -82,7 +82,7 @@ diagrams: $(STAMP) browser
 	$(PY) -m tools.diagrams
 
 outputs: $(STAMP)
-	$(PY) -m tools.runner --write $(PAGES)
+	$(PY) -m tools.outputs $(PAGES)
 	$(PY) -m tools.extract_snippets
 
 bench: $(STAMP)

@@ -48,9 +48,7 @@ def code_hash(page: Path) -> str:
 
 
 def needs_torchvision(page: Path) -> bool:
-    from tools.runner import code_with_scripts
-
-    return any("torchvision" in code_with_scripts(u) for u in all_units(page))
+    return any("torchvision" in u.code_with_scripts for u in all_units(page))
 
 
 def result(page: Path, run) -> dict:

@@ -165,6 +165,14 @@ class Unit:
     def where(self) -> str:
         return f"{rel(self.page)}:{self.lineno}"
 
+    @property
+    def code_with_scripts(self) -> str:
+        """The unit's code, and for an ```sh unit the snippets/ scripts it starts."""
+        if self.syntax == "python":
+            return self.code
+        return self.code + "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "snippets").rglob("*.py"))
+                                   if p.relative_to(ROOT).as_posix() in self.code)
+
 
 def rel(path: Path) -> str:
     try:

@@ -1,8 +1,6 @@
 """The one runner: every chapter's code executed once, the way its notebook runs.
 
     python -m tools.runner [PAGE ...]            run and report (default: every Korean page)
-    python -m tools.runner --write [PAGE ...]    make outputs: rewrite the shown outputs, the
-                                                 figures and the notebooks from this run
     python -m tools.runner --bench [--suite]     make bench: compute per chapter and script,
                                                  the site build, and (--suite) the test suite's
                                                  wall time against that compute: the overhead
@@ -14,7 +12,8 @@ directory, so a unit can't read a file an earlier one wrote: with tests/test_doc
 that no snippet uses a name it doesn't define, that is what makes every snippet standalone.
 What each cell prints, every PNG a unit saves, the network attempts and (REQUIRE_CUDA=1) the
 CUDA memory each unit allocated are recorded. The tests (tests/test_chapters.py), `make
-outputs`, `make bench` and the GPU job all read these results; nothing else runs page code.
+outputs` (tools/outputs.py), `make bench` and the GPU job all read these results; nothing else
+runs page code.
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import figures, no_network
-from tools.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages,
-                              rel, scan_fences, twin, units)
+from tools.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages, rel,
+                              units)
 
 TIMEOUT_S = 300  # per chapter
 CUDA = os.environ.get("REQUIRE_CUDA") == "1"
@@ -73,18 +72,10 @@ class ChapterRun:
         return sum(u.seconds for u in self.units)
 
 
-def code_with_scripts(unit: Unit) -> str:
-    """The unit's code, and for an ```sh unit the snippets/ scripts it starts."""
-    if unit.syntax == "python":
-        return unit.code
-    return unit.code + "".join(p.read_text(encoding="utf-8") for p in (ROOT / "snippets").rglob("*.py")
-                               if p.relative_to(ROOT).as_posix() in unit.code)
-
-
 def picks_device(unit: Unit) -> bool:
     if "torch.distributed.run" in unit.code:  # each process picks by the GPU count (tests/test_ddp.py)
         return False
-    return any(s in code_with_scripts(unit) for s in PICKS_DEVICE)
+    return any(s in unit.code_with_scripts for s in PICKS_DEVICE)
 
 
 # ---- inside the chapter's process ----------------------------------------------------------
@@ -290,87 +281,48 @@ def run_on_other_cpu(snippet: Path, workdir: Path) -> tuple[str, str | None]:
     return proc.stdout, None if proc.returncode == 0 else f"exit status {proc.returncode}\n{proc.stderr[-3000:]}"
 
 
-def write_outputs(run: ChapterRun) -> list[str]:
-    """make outputs: the shown outputs into both languages' pages, the figures, the notebooks."""
-    from tools import make_notebooks
-
-    page, said = run.page, []
-    units = all_units(page)
-    for r in run.units:
-        if r.figures:
-            said += [f"stored figure {rel(f)}" for f in figures.store(page, Path(r.figures[0]).parent)]
-    for target in (page, twin(page, "en")):
-        theirs = all_units(target)
-        if [u.code for u in theirs] != [u.code for u in units]:
-            raise DocsError(target, 0, f"its runnable blocks differ from {rel(page)}; fix parity first")
-        text = replace_outputs(target, [r.output for u, r in zip(theirs, run.units) if u.expected_output is not None])
-        target.write_text(text, encoding="utf-8")
-        said.append(f"updated {rel(target)}")
-    cells = [c for u, r in zip(units, run.units) if u.syntax == "python" for c in r.cells]
-    make_notebooks.write_with_outputs(page, cells, run_record(run))
-    return said
+def chapter_pages(paths: list[Path]) -> list[Path]:
+    """The Korean pages to run (default: every page with code); SystemExit naming a bad one."""
+    todo = [p.resolve() for p in paths] or [p for p in pages("ko") if all_units(p)]
+    for p in todo:
+        if not p.is_file() or DOCS / "ko" not in p.parents:
+            raise SystemExit(f"error: {p}: give a Korean page (docs/ko/...); its English twin follows")
+        try:
+            all_units(p)  # a malformed page fails here, before anything runs
+        except DocsError as e:
+            raise SystemExit(f"error: {e}") from None
+    return todo
 
 
-def run_record(run: ChapterRun) -> dict:
-    return {"seconds": round(run.seconds, 1), "machine": f"{os.cpu_count()}-core {platform.machine()} CPU"}
-
-
-def replace_outputs(page: Path, outputs: list[str]) -> str:
-    """The page's text with each expected-output fence's body replaced, in order."""
-    lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
-    fences = [f for f in scan_fences(page) if f.kind == "output"]
-    assert len(fences) == len(outputs), (page, len(fences), len(outputs))
-    for f, new in sorted(zip(fences, outputs), key=lambda x: -x[0].line):
-        opening = lines[f.line - 1]
-        indent = opening[: len(opening) - len(opening.lstrip())]
-        end = f.line + f.body.count("\n")  # index of the closing fence
-        lines[f.line:end] = [indent + line + "\n" if line else "\n" for line in new.splitlines()]
-    return "".join(lines)
-
+def run_and_check(todo: list[Path], workers: int | None, keep: Path, compare: bool = True):
+    """(runs, wall seconds, problems): the chapters run once, every unit checked."""
+    start = time.perf_counter()
+    runs = run_chapters(todo, workers, keep)
+    wall = time.perf_counter() - start
+    failed = [p for page, run in runs.items() for i, u in enumerate(all_units(page))
+              for p in problems(u, run, i, compare=compare)]
+    failed += [f"{rel(page)}: tried the network: {run.blocked}" for page, run in runs.items() if run.blocked]
+    return runs, wall, failed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", type=Path, help="Korean pages (default: all)")
-    parser.add_argument("--write", action="store_true", help="rewrite outputs, figures and notebooks")
     parser.add_argument("--bench", action="store_true", help="print compute per chapter and script")
     parser.add_argument("--suite", action="store_true", help="with --bench: also time the test suite")
     parser.add_argument("--workers", type=int, help="chapters at a time (default: one per core)")
     args = parser.parse_args(argv)
-    todo = [p.resolve() for p in args.pages] or [p for p in pages("ko") if all_units(p)]
-    for p in todo:
-        if not p.is_file() or DOCS / "ko" not in p.parents:
-            parser.error(f"{p}: give a Korean page (docs/ko/...); its English twin follows")
-    try:
-        for p in todo:
-            all_units(p)  # a malformed page fails here, before anything runs
-    except DocsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    todo = chapter_pages(args.pages)
     keep = Path(tempfile.mkdtemp(prefix="chapters-"))
     try:
-        start = time.perf_counter()
         # bench: one chapter at a time with every core, so each time is the code's bare compute
-        runs = run_chapters(todo, 1 if args.bench else args.workers, keep)
-        wall = time.perf_counter() - start
-        failed = [p for page, run in runs.items() for i, u in enumerate(all_units(page))
-                  for p in problems(u, run, i, compare=not args.write)]
-        failed += [f"{rel(page)}: tried the network: {run.blocked}" for page, run in runs.items() if run.blocked]
+        runs, wall, failed = run_and_check(todo, 1 if args.bench else args.workers, keep)
         if args.bench:
             bench(runs, wall, args.suite)
         if failed:
             print("\n\n".join(failed), file=sys.stderr)
-            print(f"error: {len(failed)} problem(s); nothing was written" if args.write else "", file=sys.stderr)
             return 1
-        if args.write:
-            for run in runs.values():
-                for line in write_outputs(run):
-                    print(line)
-            if not CUDA:  # the install page's column for this torch (tools/compat.py)
-                from tools import compat
-
-                print(f"updated {rel(compat.write(runs))}")
-        elif not args.bench:
+        if not args.bench:
             print(f"{sum(len(r.units) for r in runs.values())} units of {len(runs)} chapters ran in {wall:.1f} s")
     finally:
         shutil.rmtree(keep, ignore_errors=True)
