@@ -92,21 +92,10 @@ def diagrams_in_docs() -> dict[str, tuple[str, str]]:
     found = {}
     for lang in LANGS:
         for page in pages(lang):
-            lines = page.read_text(encoding="utf-8").splitlines()
-            for f in scan_fences(page):
-                if f.info != "mermaid":
-                    continue
-                opening = lines[f.line - 1]
-                indent, ticks = len(opening) - len(opening.lstrip()), opening.strip()[:3]
-                body = []
-                for line in lines[f.line:]:
-                    if line.strip().startswith(ticks) and line.strip().strip("`~") == "":
-                        break
-                    body.append(line[indent:] if not line[:indent].strip() else line.lstrip())
-                else:
-                    raise DocsError(page, f.line, "this ```mermaid fence is never closed")
-                source = "\n".join(body)
-                found[key(source)] = (source, f"{rel(page)}:{f.line}")
+            for f in scan_fences(page):  # the page model dedents and checks the fence's end
+                if f.info == "mermaid":
+                    source = f.body.removesuffix("\n")
+                    found[key(source)] = (source, f"{rel(page)}:{f.line}")
     return found
 
 

@@ -21,7 +21,7 @@ LANGS = ("ko", "en")  # ko is the source language; en must mirror it
 RUN = {"python", "sh", "bash"}  # exactly what pytest-codeblocks executes
 # Fences that are never run. "{.python .no-run}" shows Python code that must not run in
 # tests (downloads, GPU-only steps); the page says why next to it.
-NON_RUN = {"text", "console", "mermaid", "yaml", "toml", "json", "ini", "diff"}
+NON_RUN = {"text", "mermaid"}  # the languages pages use; add one here when a page needs it
 NO_RUN_CLASS = re.compile(r"^\{\s*\.(python|sh|bash)\s+\.no-run\s*\}$")
 MARKER = re.compile(r"^<!--[-\s]*(pytest-codeblocks:|pytest\.mark\.)(.*?)[-\s]*-->$")
 ALLOWED_MARKERS = {"cont", "expected-output"}

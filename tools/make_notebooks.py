@@ -208,7 +208,7 @@ def fill(nb, printed: list[str], record: dict | None):
 
 
 def stored_outputs(path: Path) -> list[str]:
-    """What each code cell of a committed notebook printed (read as JSON: no nbformat needed)."""
+    """What each code cell of a committed notebook printed (its stdout outputs)."""
     nb = nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
     return ["".join("".join(o.get("text", "")) for o in c.outputs if o.get("name") == "stdout")
             for c in code_cells(nb)]

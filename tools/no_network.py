@@ -3,7 +3,7 @@
 Loopback (127.0.0.0/8, ::1, localhost) and Unix sockets stay allowed, so torchrun and
 local servers work. Every blocked attempt is recorded in `BLOCKED` (the pytest plugin
 fails the test that made it even if the code swallowed the error) and printed to stderr
-(the snippet runner fails a script that printed it).
+(tools/runner.py fails an ```sh unit whose scripts printed it).
 """
 
 from __future__ import annotations
