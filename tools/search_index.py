@@ -15,9 +15,11 @@ only what a reader searches for in the index.
   the query alike; ours also splits after a glossary word (tools/glossary.yml) where a
   particle or another glossary word follows, so 텐서를 is 텐서 + 를 and 자동미분 is
   자동 + 미분 on both sides.
-- Text outputs and tables of numbers are left out of the index (`data-search-exclude`,
-  which Material's indexer honours): they were half its bytes and match nothing a reader
-  looks for. Executed notebooks are excluded in tools/mkdocs_hooks.py.
+- Code blocks, their text outputs and tables of numbers are left out of the index
+  (`data-search-exclude`, which Material's indexer honours): they were two thirds of its
+  bytes, outputs match nothing a reader looks for, and the names a reader searches for
+  (`DataLoader`, `state_dict`) are in the prose and headings that explain the code, which
+  stay. Executed notebooks are excluded in tools/mkdocs_hooks.py.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def separator() -> str:
 
 # ---- what is indexed ----------------------------------------------------------------------
 
-TEXT_BLOCK = '<div class="language-text highlight">'
+CODE_BLOCK = re.compile(r'<div class="(language-[^"]*highlight)">')
 TABLE = re.compile(r"<table>(.*?)</table>", re.S)
 CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
 NUMBER = re.compile(r"[\s\d.,%×x+\-−eE()\[\]]*")
@@ -78,9 +80,9 @@ def _numbers_only(table: str) -> bool:
 
 
 def on_page_content(html, page, config, files):
-    """Mark text outputs and number tables for Material's indexer to skip (it removes the
-    attribute from the page afterwards)."""
-    html = html.replace(TEXT_BLOCK, TEXT_BLOCK[:-1] + " data-search-exclude>")
+    """Mark code blocks, their outputs and number tables for Material's indexer to skip (it
+    removes the attribute from the page afterwards)."""
+    html = CODE_BLOCK.sub(r'<div class="\1" data-search-exclude>', html)
     return TABLE.sub(lambda m: m.group(0).replace("<table>", "<table data-search-exclude>", 1)
                      if _numbers_only(m.group(1)) else m.group(0), html)
 
