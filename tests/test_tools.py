@@ -297,3 +297,15 @@ def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
     [record] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert record.name.startswith("mkdocs.")
     assert record.getMessage().startswith(f"{docs_pages.rel(src)}:6: LaTeX error in `y = \\frac{{1}}{{x`")
+
+
+def test_the_version_selector_is_only_asked_for_where_mike_builds():
+    """A plain build or `mkdocs serve` has no versions.json: its pages must not request it."""
+    from types import SimpleNamespace
+
+    from tools import version_selector
+
+    plain = SimpleNamespace(plugins={"search": object()}, extra={"version": {"provider": "mike"}})
+    assert "version" not in version_selector.on_config(plain).extra
+    mike = SimpleNamespace(plugins={"mike": object()}, extra={"version": {"provider": "mike"}})
+    assert version_selector.on_config(mike).extra["version"] == {"provider": "mike"}
