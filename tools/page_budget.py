@@ -124,7 +124,7 @@ def served_bytes(path: Path) -> int:
 def first_visit(site: Path, path: str) -> dict[str, int]:
     """Bytes a first visit to `path` downloads, per file (site-relative), gzipped as served:
     the page, what its HTML loads (images all counted, lazy or not), and what Material's
-    script then fetches for search. Data URLs and other hosts are not counted here (other
+    script then fetches: search, and mike's versions.json for the version selector. Data URLs and other hosts are not counted here (other
     hosts fail tests/test_site.py on their own)."""
     page = site / path / "index.html" if not path.endswith(".html") else site / path
     loads = Loads(page.read_text(encoding="utf-8"))
@@ -150,6 +150,10 @@ def first_visit(site: Path, path: str) -> dict[str, int]:
             files.update(lunr / f"lunr.{lang}.min.js" for lang in langs if lang != "en")
         if len(langs) > 1:
             files.add(lunr / "lunr.multi.min.js")
+    if loads.config.get("version"):  # the version selector, where mike publishes the site
+        versions = (here / loads.config["base"]).resolve().parent / "versions.json"
+        if versions.is_file():
+            files.add(versions)
     missing = sorted(str(f) for f in files if not f.is_file())
     if missing:
         raise FileNotFoundError(f"{page}: loads missing files {missing}")
