@@ -215,12 +215,15 @@ def main(argv=None) -> int:
         sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
     from playwright.sync_api import sync_playwright
 
-    server, base = serve(args.site)
+    # a version mike published is served from gh-pages' root, with versions.json beside it
+    mike = (args.site.parent / "versions.json").is_file()
+    server, base = serve(args.site.parent if mike else args.site)
+    prefix = f"{args.site.name}/" if mike else ""
     results = {}
     with sync_playwright() as pw:
         browser = launch(pw)
         for path in page_urls(args.site):
-            results[path] = measure(browser, base + path)
+            results[path] = measure(browser, base + prefix + path)
         browser.close()
 
     print(f"{'page':40} {'transferred':>12} {'uncompressed':>13} {'requests':>8} {'other hosts':>11} {'first paint':>11}")
@@ -238,7 +241,7 @@ def main(argv=None) -> int:
               f"{len(r['foreign'])} to other hosts, first contentful paint {r['fcp_ms']:.0f} ms: {verdict}")
     if args.lighthouse:
         for path in dict.fromkeys(["", heaviest]):
-            scores = lighthouse(base + path, chromium())
+            scores = lighthouse(base + prefix + path, chromium())
             print(f"  lighthouse /{path}: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
     server.shutdown()
     return 0
