@@ -12,9 +12,9 @@ only what a reader searches for in the index.
 - Material's search splits Korean only at spaces and matches each query word as a prefix:
   "자동미분" found nothing (the pages write "자동 미분") and "합성곱을" only pages that
   happen to write that form. Material applies one `separator` pattern to the pages and to
-  the query alike; ours also splits after a glossary word (tools/glossary.yml) where a
-  particle or another glossary word follows, so 텐서를 is 텐서 + 를 and 자동미분 is
-  자동 + 미분 on both sides.
+  the query alike; after a glossary word (tools/glossary.yml) ours also drops a particle
+  that ends the word and splits before another glossary word, so 텐서를 is 텐서 and
+  자동미분 is 자동 + 미분 on both sides.
 - Code blocks, their text outputs and tables of numbers are left out of the index
   (`data-search-exclude`, which Material's indexer honours): they were two thirds of its
   bytes, outputs match nothing a reader looks for, and the names a reader searches for
@@ -58,11 +58,12 @@ def korean_words() -> list[str]:
 
 
 def separator() -> str:
-    """Material's separator plus: split after a glossary word where a particle ends the word
-    or another glossary word follows (JavaScript regex: Material's worker compiles it)."""
+    """Material's separator plus, after a glossary word: a particle that ends the word is a
+    separator itself (dropped, so 를 neither matches nor is highlighted on every page), and
+    another glossary word starts a new word (JavaScript regex: Material's worker compiles it)."""
     words = "|".join(korean_words())
     particles = "|".join(sorted(PARTICLES, key=lambda p: (-len(p), p)))
-    return f"{BASE_SEPARATOR}|(?<=(?:{words}))(?=(?:{particles})(?!{HANGUL})|(?:{words}))"
+    return f"{BASE_SEPARATOR}|(?<=(?:{words}))(?:(?:{particles})(?!{HANGUL})|(?=(?:{words})))"
 
 
 # ---- what is indexed ----------------------------------------------------------------------
