@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -52,8 +53,7 @@ HANGUL = "[\uac00-\ud7a3]"
 
 def korean_words() -> list[str]:
     """Every Hangul word of the glossary's Korean terms."""
-    terms, _ = glossary.load()
-    words = {w for t in terms for w in t.ko.split() if re.fullmatch(f"{HANGUL}+", w)}
+    words = {w for t in _terms() for w in t.ko.split() if re.fullmatch(f"{HANGUL}+", w)}
     return sorted(words, key=lambda w: (-len(w), w))
 
 
@@ -108,41 +108,45 @@ def language_of(location: str, default: str, others: list[str]) -> str:
 KEYWORDS = {"keywords": {"boost": 1000.0}}  # as a heading: the glossary names what the section teaches
 
 
-def keywords(lang: str, default: str) -> dict[str, list[str]]:
-    """Index location -> the glossary terms its section teaches (tools/glossary.yml `where`),
-    in `lang`: a reader's query for a term finds the section that teaches it before the
-    pages that only use it. The English term without its gloss ("parameter", not
-    "parameter (of a model)")."""
-    terms, _ = glossary.load()
-    out: dict[str, list[str]] = {}
-    for term in terms:
-        link, _ = glossary.target(term, lang)
-        page, _, anchor = link.partition("#")
-        location = url(DOCS / lang / page) + f"#{anchor}"
-        word = term.ko if lang == "ko" else re.sub(r"\s*\(.*\)$", "", term.en)
-        out.setdefault(location, []).append(word)
-    return out
+@cache
+def _terms() -> tuple:
+    return tuple(glossary.load()[0])  # read once per build (the separator needs them too)
+
+
+def keywords(docs: list[dict], default: str) -> dict[str, dict[str, str]]:
+    """lang -> index location -> the glossary terms its section teaches (tools/glossary.yml
+    `where`), so that a query for a term finds the section that teaches it before the pages
+    that only use it. The other languages' section is the one at the same place in the
+    twin page (their headings match one to one: tests/test_glossary.py); English terms
+    without their gloss ("parameter", not "parameter (of a model)")."""
+    sections: dict[str, list[str]] = {}  # page URL -> its entries' locations, in order
+    for d in docs:
+        sections.setdefault(d["location"].partition("#")[0], []).append(d["location"])
+    out: dict[str, dict[str, list[str]]] = {}
+    for term in _terms():
+        page, _, anchor = term.where.partition("#")
+        home = url(DOCS / default / page)
+        own = sections.get(home, [])
+        place = own.index(f"{home}#{anchor}") if f"{home}#{anchor}" in own else 0  # 0: the page's title
+        for lang, word in ((default, term.ko), ("en", re.sub(r"\s*\(.*\)$", "", term.en))):
+            twin = sections.get(url(DOCS / lang / page), [])
+            if len(twin) != len(own) or not own:
+                raise PluginError(f"search_index hook: glossary {term.where}: docs/{lang}/{page} has not "
+                                  f"the sections of docs/{default}/{page} in the search index")
+            out.setdefault(lang, {}).setdefault(twin[place], []).append(word)
+    return {lang: {loc: " ".join(words) for loc, words in m.items()} for lang, m in out.items()}
 
 
 def split(site: Path, default: str, langs: list[str], sep: str) -> dict[str, Path]:
     merged = json.loads((site / INDEX).read_text(encoding="utf-8"))
     others = [lang for lang in langs if lang != default]
+    if {language_of(d["location"], default, others) for d in merged["docs"]} != set(langs):
+        return {}  # mkdocs-static-i18n's inner build of one language: the merged index comes later
+    taught = keywords(merged["docs"], default)
     written = {}
     for lang in langs:
-        docs = [d for d in merged["docs"] if language_of(d["location"], default, others) == lang]
-        if not docs:  # mkdocs-static-i18n's inner build of one language: the merged index comes later
-            continue
-        # a term taught by a page's first heading is the page's entry (no anchor)
-        taught = {}
-        for location, words in keywords(lang, default).items():
-            if not any(d["location"] == location for d in docs):
-                location = location.partition("#")[0]
-            taught.setdefault(location, []).extend(words)
-        missing = sorted(set(taught) - {d["location"] for d in docs})
-        if missing:
-            raise PluginError(f"search_index hook: glossary sections not in the {lang} index: {missing}")
-        docs = [{**d, "keywords": " ".join(taught[d["location"]])} if d["location"] in taught else d
-                for d in docs]
+        docs = [{**d, "keywords": taught[lang][d["location"]]} if d["location"] in taught[lang] else d
+                for d in merged["docs"] if language_of(d["location"], default, others) == lang]
         config = {**merged["config"], "lang": [lang], "separator": sep}
         index = {"config": {**config, "fields": {**config["fields"], **KEYWORDS}}, "docs": docs}
         path = site / LANG_INDEX.format(lang=lang)
