@@ -16,7 +16,7 @@ AXE := .cache/axe-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
 # The site's version name for mike: the torch minor release pinned in requirements.txt.
 VERSION = $(shell sed -n 's/^torch==\([0-9]*\.[0-9]*\).*/\1/p' requirements.txt)
 
-.PHONY: help install test-torch browser axe serve test test-browser test-gpu build snippets diagrams outputs bench page-budget publish publish-local version clean
+.PHONY: help install test-torch browser axe serve test test-browser test-gpu build snippets diagrams outputs bench page-budget search-check publish publish-local version clean
 
 help:
 	@echo "make serve     set up .venv and serve the site on http://127.0.0.1:8000"
@@ -28,6 +28,7 @@ help:
 	@echo "make outputs [PAGES=docs/ko/x.md]  run the pages once; rewrite their outputs, figures, notebooks"
 	@echo "make bench     compute per chapter and script, the test suite's wall time, the overhead"
 	@echo "make page-budget  bytes, requests and first paint of every page, plus Lighthouse"
+	@echo "make search-check  hit rate of the search query set, in Chromium on the published site"
 	@echo "make axe       install the pinned axe-core (make test does) for tests/test_accessibility.py"
 	@echo "make build     mkdocs build --strict into site/"
 	@echo "make publish [PUSH=1]  mike deploy <torch minor> + latest into gh-pages (push with PUSH=1)"
@@ -105,6 +106,10 @@ axe: $(AXE)
 # The site `make test` published (build/publish/, tests/test_ci.py), measured as served.
 page-budget: browser $(LIGHTHOUSE)
 	$(PY) -m tools.page_budget --lighthouse
+
+# The search query set (tests/search_queries.yml + the glossary) on the site `make test` published.
+search-check: browser
+	$(PY) -m tools.search_check
 
 # What the CI publish job runs: mike builds the site (strictly: mkdocs.yml says strict) and
 # commits it to gh-pages as <torch minor> with the alias latest, the default version.

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 import pytest
 
 from tools import browser as browser_tools
-from tools import publish_local
+from tools import page_budget, publish_local, search_check
 from tools.docs_pages import DOCS, ROOT, pages
 from tools.docs_pages import url as url_of
 
@@ -184,6 +184,71 @@ def test_search_finds_the_chapter(tab, served, lang, query, expected):
     start = f"{base}{VERSION}/" + ("" if lang == "ko" else "en/")
     found = {urlsplit(urljoin(start, h))._replace(query="", fragment="").geturl() for h in search(tab, start, query)}
     assert f"{base}{VERSION}/{expected}" in found, sorted(found)
+
+
+# ---- search: one index per language, queries readers type (tools/search_check.py) ----
+
+@pytest.fixture(scope="module")
+def search_results(browser, served):
+    base, _ = served
+    return search_check.run(browser, f"{base}{VERSION}/", search_check.queries())
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_every_query_finds_its_teaching_page_and_nothing_in_the_other_language(search_results, lang):
+    """tests/search_queries.yml and every glossary term: the teaching page among the first
+    three results, no result in the other language."""
+    mine = {q: r for q, r in search_results.items() if q.lang == lang}
+    assert len(mine) >= {"ko": 30, "en": 15}[lang]
+    assert all(r["index"] == f"search/search_index.{lang}.json" for r in mine.values())
+    misses = [line for line in search_check.report(mine) if line.startswith("  miss")]
+    assert not misses, "\n".join(misses)
+
+
+@pytest.mark.parametrize("path, lang", [("", "ko"), ("cnn/", "ko"), ("en/", "en"), ("en/how-to/data/", "en"),
+                                        ("notebooks/intro/", "ko")])
+def test_a_page_downloads_its_own_language_index_only(tab, served, path, lang):
+    base, _ = served
+    fetched = []
+    tab.on("request", lambda r: "/search/" in r.url and fetched.append(r.url.rsplit("/", 1)[-1]))
+    tab.goto(f"{base}{VERSION}/{path}", wait_until="networkidle")
+    assert fetched == [f"search_index.{lang}.json"], fetched
+    assert not tab.errors and not tab.foreign, (tab.errors, tab.foreign)
+
+
+@pytest.mark.parametrize("path, query, expected", [("", "자동미분", "autograd/"),
+                                                   ("en/", "backpropagation", "en/autograd/")])
+def test_a_pasted_query_searches_without_a_key(tab, served, path, query, expected):
+    """A paste with the mouse is an input event and no key; Material alone waits for keyup
+    (overrides/main.html gives it one)."""
+    base, _ = served
+    start = f"{base}{VERSION}/{path}"
+    tab.goto(start, wait_until="networkidle")
+    tab.locator("input.md-search__input").click()
+    tab.wait_for_timeout(500)  # the index is set up and the empty box read on focus
+    tab.evaluate("q => document.execCommand('insertText', false, q)", query)  # an input event only
+    first = tab.locator(".md-search-result__item .md-search-result__link").first
+    first.wait_for(state="attached", timeout=10_000)
+    href = urlsplit(urljoin(start, first.get_attribute("href")))._replace(query="", fragment="").geturl()
+    assert href == f"{base}{VERSION}/{expected}"
+
+
+def test_first_visit_bytes_are_what_chromium_downloads(browser, published):
+    """tests/test_site.py holds every page to the budget with page_budget.first_visit, read
+    from the HTML; here it is checked against a cold visit in Chromium, served with gzip, on
+    both homes and the three heaviest pages."""
+    site = published["site"] / VERSION
+    totals = {p: sum(page_budget.first_visit(site, p).values()) for p in page_budget.page_urls(site)}
+    heaviest = sorted(totals, key=totals.get)[-3:]
+    server, base = page_budget.serve(published["www"])  # as gh-pages: versions.json beside the versions
+    try:
+        for path in dict.fromkeys(["", "en/", *heaviest]):
+            measured = page_budget.measure(browser, f"{base}{publish_local.site_path().strip('/')}/{VERSION}/{path}")
+            assert not measured["foreign"], measured["foreign"]
+            # lazy figures beyond the first screen may stay unloaded: the model is the upper bound
+            assert 0.8 * totals[path] <= measured["transferred"] <= totals[path], (path, measured, totals[path])
+    finally:
+        server.shutdown()
 
 
 def test_language_switcher_round_trip(tab, served):

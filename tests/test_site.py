@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import publish_local
+from tools import page_budget, publish_local
 from tools.docs_pages import DOCS, ROOT, pages, scan_fences, url
 
 pytestmark = pytest.mark.site
@@ -129,11 +129,57 @@ def test_theme_features_and_versioning_are_on(site):
     assert "__palette_1" in text  # the light/dark toggle
 
 
-def test_search_index_has_both_languages_and_no_notebooks(site):
-    docs = json.loads((site / "search" / "search_index.json").read_text())["docs"]
-    index = json.dumps(docs, ensure_ascii=False)
-    assert "설치 확인" in index and "Checking the install" in index
+@pytest.mark.parametrize("lang, other, heading", [("ko", "en", "설치 확인"), ("en", "ko", "Checking the install")])
+def test_one_search_index_per_language_without_notebooks_code_or_outputs(site, lang, other, heading):
+    """tools/search_index.py: each language's pages search their own index (the browser side
+    is tests/test_published_site.py); what a reader does not search for is not in it."""
+    assert not (site / "search" / "search_index.json").exists(), "the merged index of both languages is back"
+    index = json.loads((site / "search" / f"search_index.{lang}.json").read_text(encoding="utf-8"))
+    assert index["config"]["lang"] == [lang]
+    docs = index["docs"]
+    assert heading in json.dumps(docs, ensure_ascii=False)
+    assert all(d["location"].startswith("en/") == (lang == "en") for d in docs)
     assert not [d["location"] for d in docs if "notebooks/" in d["location"]]
+    assert not [d["location"] for d in docs if "<pre>" in d["text"]], "code blocks or outputs are indexed"
+    autograd = next(d for d in docs if d["location"] == ("" if lang == "ko" else "en/") + "autograd/")
+    assert autograd["title"] and "keywords" in index["config"]["fields"]
+
+
+def test_material_fetches_the_index_of_the_pages_language(site):
+    bundle = next((site / "assets" / "javascripts").glob("bundle.*.min.js")).read_text(encoding="utf-8")
+    assert '"search/search_index."+document.documentElement.lang+".json"' in bundle
+    assert '"search/search_index.json"' not in bundle
+
+
+HTML_FILES = "**/*.html"
+REMOTE = re.compile(r"""(?:https?:)?//(?!www\.w3\.org/)[a-z0-9.-]+\.[a-z]{2,}""", re.I)
+CODE_TAG = re.compile(r"""<(?:script|iframe|embed|object)\b[^>]*\s(?:src|data)=["']((?:https?:)?//[^"']+)"""
+                      r"""|<link\b[^>]*\srel=["'](?:stylesheet|preload|modulepreload|import)["'][^>]*\shref=["']((?:https?:)?//[^"']+)""", re.I)
+
+
+def test_no_page_can_load_code_from_another_host(site):
+    """Every HTML file of the build, executed notebooks and 404 included: no script, frame or
+    stylesheet from another host, and no inline script or style that names one (nbconvert's
+    page imported Mermaid from cdnjs.cloudflare.com at run time: tools/notebook_offline.py)."""
+    found = []
+    for html in sorted(site.glob(HTML_FILES)):
+        text = html.read_text(encoding="utf-8")
+        found += [f"{html.relative_to(site)}: {a or b}" for a, b in CODE_TAG.findall(text)]
+        for body in re.findall(r"<(?:script|style)\b[^>]*>(.*?)</(?:script|style)>", text, re.S | re.I):
+            found += [f"{html.relative_to(site)}: inline code names {u}" for u in REMOTE.findall(body)]
+    assert not found, "\n".join(found[:20])
+
+
+def test_every_page_is_within_the_first_visit_budget(site):
+    """400 KB (gzip, as GitHub Pages serves it) on a first visit, search index included, every
+    page (tools/page_budget.first_visit; the browser test checks it against Chromium)."""
+    over = []
+    for path in page_budget.page_urls(site):
+        files = page_budget.first_visit(site, path)
+        if sum(files.values()) > page_budget.BUDGET:
+            top = sorted(files.items(), key=lambda kv: -kv[1])[:3]
+            over.append(f"/{path}: {sum(files.values()) / 1024:.0f} KB, largest {[(f, b // 1024) for f, b in top]}")
+    assert not over, "\n".join(over)
 
 
 def notebook_pages():

@@ -330,3 +330,15 @@ def test_a_unit_that_writes_to_stderr_fails_naming_it(tmp_path):
     runs = runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p]
     found = runner.problems(all_units(p)[0], runs, 0)
     assert "wrote to stderr" in found[0] and "UserWarning: old API" in found[0]
+
+
+def test_the_version_selector_is_only_asked_for_where_mike_builds():
+    """A plain build or `mkdocs serve` has no versions.json: its pages must not request it."""
+    from types import SimpleNamespace
+
+    from tools import version_selector
+
+    plain = SimpleNamespace(plugins={"search": object()}, extra={"version": {"provider": "mike"}})
+    assert "version" not in version_selector.on_config(plain).extra
+    mike = SimpleNamespace(plugins={"mike": object()}, extra={"version": {"provider": "mike"}})
+    assert version_selector.on_config(mike).extra["version"] == {"provider": "mike"}

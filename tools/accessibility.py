@@ -88,7 +88,7 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
     # Material's search worker downloads and indexes the whole site's text on every page
     # load (~0.3 s of CPU here); its results appear only after a query is typed, never in
     # the page axe sees. An empty index saves that. (Search itself: test_published_site.py.)
-    context.route("**/search/search_index.json", lambda route: route.fulfill(
+    context.route("**/search/search_index*.json", lambda route: route.fulfill(
         content_type="application/json", body=json.dumps({"config": {"lang": ["en"], "separator": "[\\s]+"}, "docs": []})))
     tab = context.new_page()
     palette = "light"

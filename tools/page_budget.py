@@ -6,8 +6,13 @@ Serves the built site on 127.0.0.1 with gzip, as GitHub Pages does, opens every 
 headless Chromium with an empty cache and prints, per page: bytes transferred (response
 bodies as sent, gzip), bytes after decompression, number of requests, requests to other
 hosts, and the first contentful paint. The home pages and the heaviest page are summarised against the
-budget (400 KB, zero third-party requests). A benchmark to read, not a test: the numbers
-are printed, never asserted.
+budget (400 KB, zero third-party requests).
+
+`first_visit()` computes the same bytes from a page's HTML alone (what it links, gzipped as
+served, plus what Material's script fetches: the search worker, its lunr scripts and the
+page's language index), with every image counted as if lazy-loading never held it back.
+tests/test_published_site.py holds every page of the published site to the budget with it,
+and checks it against this Chromium measurement on the heaviest pages.
 
 --lighthouse also runs Lighthouse (npm package, pinned in the Makefile) with the same
 Chromium on the home page and the heaviest page and prints its performance and
@@ -26,6 +31,7 @@ import os
 import subprocess
 import sys
 import threading
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -75,14 +81,84 @@ def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 
 
 def page_urls(site: Path) -> list[str]:
-    """Every page of the site as a path below its root: "", "intro/", "en/intro/"…"""
+    """Every page of the site, executed notebooks included, as a path below its root:
+    "", "intro/", "en/intro/", "notebooks/intro/"…"""
     out = []
     for html in sorted(site.rglob("index.html")):
         rel = html.parent.relative_to(site).as_posix()
-        if "/notebooks/" in f"/{rel}/":
-            continue  # the executed-notebook views are linked from chapters, not first visits
         out.append("" if rel == "." else f"{rel}/")
     return out
+
+
+class Loads(HTMLParser):
+    """What a page's HTML makes the browser fetch, and the settings Material's script reads."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.urls, self.lang, self.config, self._in_config = [], "en", {}, False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang", "en")
+        if tag == "script" and a.get("src"):
+            self.urls.append(a["src"])
+        if tag == "link" and a.get("href") and set((a.get("rel") or "").split()) & {"stylesheet", "icon", "preload", "modulepreload"}:
+            self.urls.append(a["href"])
+        if tag in ("img", "source") and (a.get("src") or a.get("srcset")):
+            self.urls.append((a.get("src") or a["srcset"]).split()[0])
+        self._in_config = tag == "script" and a.get("id") == "__config"
+
+    def handle_data(self, data):
+        if self._in_config:
+            self.config = json.loads(data)
+            self._in_config = False
+
+
+def served_bytes(path: Path) -> int:
+    body = path.read_bytes()
+    return len(gzip.compress(body, compresslevel=6)) if path.suffix in COMPRESSED else len(body)
+
+
+def first_visit(site: Path, path: str) -> dict[str, int]:
+    """Bytes a first visit to `path` downloads, per file (site-relative), gzipped as served:
+    the page, what its HTML loads (images all counted, lazy or not), and what Material's
+    script then fetches: search, and mike's versions.json for the version selector. Data URLs and other hosts are not counted here (other
+    hosts fail tests/test_site.py on their own)."""
+    page = site / path / "index.html" if not path.endswith(".html") else site / path
+    loads = Loads(page.read_text(encoding="utf-8"))
+    here = page.parent
+    files = {page}
+    for url in loads.urls:
+        if url.startswith(("data:", "http:", "https:", "//")):
+            continue
+        files.add((here / urlsplit(url).path).resolve())
+    search = loads.config.get("search")
+    if search:  # Material's search: the worker, the index of the page's language, lunr for it
+        worker = (here / search).resolve()
+        files.add(worker)
+        base = (here / loads.config["base"]).resolve()
+        index = base / "search" / f"search_index.{loads.lang}.json"
+        if not index.exists():
+            index = base / "search" / "search_index.json"  # a site built before one index per language
+        files.add(index)
+        langs = json.loads(index.read_text(encoding="utf-8"))["config"]["lang"]
+        lunr = worker.parent.parent / "lunr" / "min"
+        if langs != ["en"]:
+            files.add(lunr / "lunr.stemmer.support.min.js")
+            files.update(lunr / f"lunr.{lang}.min.js" for lang in langs if lang != "en")
+        if len(langs) > 1:
+            files.add(lunr / "lunr.multi.min.js")
+    if loads.config.get("version"):  # the version selector, where mike publishes the site
+        versions = (here / loads.config["base"]).resolve().parent / "versions.json"
+        if versions.is_file():
+            files.add(versions)
+    missing = sorted(str(f) for f in files if not f.is_file())
+    if missing:
+        raise FileNotFoundError(f"{page}: loads missing files {missing}")
+    return {f.relative_to(site.resolve()).as_posix() if f.is_relative_to(site.resolve()) else str(f): served_bytes(f)
+            for f in files}
 
 
 def measure(browser, url: str) -> dict:
@@ -139,12 +215,15 @@ def main(argv=None) -> int:
         sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
     from playwright.sync_api import sync_playwright
 
-    server, base = serve(args.site)
+    # a version mike published is served from gh-pages' root, with versions.json beside it
+    mike = (args.site.parent / "versions.json").is_file()
+    server, base = serve(args.site.parent if mike else args.site)
+    prefix = f"{args.site.name}/" if mike else ""
     results = {}
     with sync_playwright() as pw:
         browser = launch(pw)
         for path in page_urls(args.site):
-            results[path] = measure(browser, base + path)
+            results[path] = measure(browser, base + prefix + path)
         browser.close()
 
     print(f"{'page':40} {'transferred':>12} {'uncompressed':>13} {'requests':>8} {'other hosts':>11} {'first paint':>11}")
@@ -162,7 +241,7 @@ def main(argv=None) -> int:
               f"{len(r['foreign'])} to other hosts, first contentful paint {r['fcp_ms']:.0f} ms: {verdict}")
     if args.lighthouse:
         for path in dict.fromkeys(["", heaviest]):
-            scores = lighthouse(base + path, chromium())
+            scores = lighthouse(base + prefix + path, chromium())
             print(f"  lighthouse /{path}: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
     server.shutdown()
     return 0
