@@ -6,9 +6,9 @@ import time
 import torch
 
 device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
-a = torch.randn(4096, 4096, device=device)
-a @ a  # warm-up
 if device.type == "cuda":
+    a = torch.randn(4096, 4096, device=device)
+    a @ a  # warm-up
     torch.cuda.synchronize()
     start = time.perf_counter()
     b = a @ a
