@@ -323,6 +323,16 @@ def test_pytest_codeblocks_never_sees_a_varying_output(tmp_path):
     assert codeblocks_units(p)[0][3] is None  # theirs compares nothing: ours compares within ±0.1
 
 
+def test_make_outputs_writes_a_new_varying_output(tmp_path):
+    from tools import runner
+
+    p = page(tmp_path, "# T\n\n```python\nprint(0.5)\n```\n\n<!--output-varies: ±0.1-->\n\n```text\n```\n")
+    runs = runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p]
+    unit = all_units(p)[0]
+    assert "differs" in runner.problems(unit, runs, 0)[0]  # the check compares it
+    assert runner.problems(unit, runs, 0, compare=False) == []  # make outputs may write it
+
+
 def test_a_unit_that_writes_to_stderr_fails_naming_it(tmp_path):
     from tools import runner
 

@@ -41,6 +41,7 @@ PACKAGES = ("torch", "torchvision", "scikit-learn", "matplotlib", "tqdm", "faker
 # Only in the notebooks whose code uses them (the ONNX exporter needs onnx and onnxscript).
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 USES_ONNX = re.compile(r"^\s*(import|from) onnx|torch\.onnx\.", re.M)
+USES_TENSORBOARD = re.compile(r"^\s*(import|from) tensorboard|torch\.utils\.tensorboard", re.M)
 
 
 def config_value(key: str) -> str:
@@ -53,11 +54,13 @@ def config_value(key: str) -> str:
 
 def pins(page: Path | None = None) -> str:
     """The exact versions a page's notebook installs (every package of PACKAGES, and the ONNX
-    ones where its code uses ONNX)."""
+    ones or tensorboard where its code uses them)."""
     text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     wanted = PACKAGES
     if page is not None and any(USES_ONNX.search(u.code) for u in units(page)):
         wanted += ONNX_PACKAGES
+    if page is not None and any(USES_TENSORBOARD.search(u.code) for u in units(page)):
+        wanted += ("tensorboard",)
     found = [re.search(rf"^{p}==\S+", text, re.M) for p in wanted]
     return " ".join(m.group(0) for m in found if m)
 

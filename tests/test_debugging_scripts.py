@@ -1,0 +1,32 @@
+"""The debugging chapter's DataLoader script (snippets/debugging/loader_workers.py) as a
+reader runs it: the page's ```sh block runs its default (tests/test_chapters.py compares that
+output); here, bad arguments must stop it before any work with one `error:` line that names
+the argument and exit status 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "snippets" / "debugging" / "loader_workers.py"
+ENV = dict(os.environ, OMP_NUM_THREADS="1",
+           PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--workers", "0"], "--workers: must be 1 or more, got 0"),
+    (["--items", "x"], "--items: invalid positive value: 'x'"),
+    (["--delay", "5"], "--delay: must be between 0 and 1 seconds, got 5.0"),
+])
+def test_bad_arguments_stop_with_one_error_line(tmp_path, args, named):
+    proc = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=tmp_path, env=ENV,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and named in errors[0], proc.stderr
+    assert proc.stdout == ""
