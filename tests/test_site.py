@@ -162,11 +162,11 @@ def test_no_page_can_load_code_from_another_host(site):
     stylesheet from another host, and no inline script or style that names one (nbconvert's
     page imported Mermaid from cdnjs.cloudflare.com at run time: tools/notebook_offline.py)."""
     found = []
-    for html in sorted(site.glob(HTML_FILES)):
-        text = html.read_text(encoding="utf-8")
-        found += [f"{html.relative_to(site)}: {a or b}" for a, b in CODE_TAG.findall(text)]
+    for page in sorted(site.glob(HTML_FILES)):
+        text = page.read_text(encoding="utf-8")
+        found += [f"{page.relative_to(site)}: {a or b}" for a, b in CODE_TAG.findall(text)]
         for body in re.findall(r"<(?:script|style)\b[^>]*>(.*?)</(?:script|style)>", text, re.S | re.I):
-            found += [f"{html.relative_to(site)}: inline code names {u}" for u in REMOTE.findall(body)]
+            found += [f"{page.relative_to(site)}: inline code names {u}" for u in REMOTE.findall(body)]
     assert not found, "\n".join(found[:20])
 
 
