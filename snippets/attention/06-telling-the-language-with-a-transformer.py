@@ -48,7 +48,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
-MAX_LEN = 32  # the longest training name has 20 characters
+MAX_LEN = 48  # positions the model knows: the longest name in the lists has 40 characters
 
 
 def make_batch(pairs):

@@ -36,7 +36,7 @@ names = _names_module()
 Parser, positive_int, positive_float, pick_device = names.Parser, names.positive_int, names.positive_float, names.pick_device
 replace_atomically = names.replace_atomically
 PAD, UNK = names.PAD, names.UNK
-MAX_LEN = 32  # positions the model knows; the longest surname in the lists has 20 characters
+MAX_LEN = 48  # positions the model knows; the longest surname in the lists has 40 characters
 CHECKPOINT_KEYS = {"model", "vocab", "languages", "args", "epoch", "test_accuracy"}
 
 
