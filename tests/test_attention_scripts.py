@@ -1,0 +1,213 @@
+"""The attention chapter's scripts (snippets/attention/) run the way a reader runs them, offline
+under the network guard: train.py writes a checkpoint, predict.py reads it, both as scripts from
+another working directory. Bad input must stop them before any work with one `error:` line that
+names the argument. And the chapter's data is the names chapter's: the same block on both pages,
+the same split as the scripts import from snippets/names/train.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+
+from tools.docs_pages import units
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ROOT / "snippets" / "attention"
+ENV = dict(os.environ, OMP_NUM_THREADS="1",
+           PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+NAMES = ["Bianchini", "Novotný", "van den Berg"]
+SENTINEL = b"an older checkpoint that must survive\n"
+LANGUAGES = ["English", "German", "French", "Italian", "Spanish", "Dutch", "Czech"]
+
+
+def run(cwd: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROJECT / script), *args], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=120)
+
+
+def start_in_background(tmp: Path):
+    """One epoch of a one-layer model (the smallest run that shows the whole script working),
+    next to it predict.py refusing a checkpoint that does not exist; then predict.py on the new
+    checkpoint. tests/conftest.py starts this as soon as the tests are collected."""
+    cwd, empty = tmp / "attention", tmp / "empty"
+    cwd.mkdir()
+    empty.mkdir()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        train = pool.submit(run, cwd, "train.py", "--epochs", "1", "--layers", "1", "--save-dir", "out",
+                            "--device", "cpu")
+        refused = pool.submit(run, empty, "predict.py", "Rossi")
+        train, refused = train.result(), refused.result()
+    predict = run(cwd, "predict.py", "--checkpoint", "out/attention.pt", *NAMES)
+    return cwd, train, predict, refused
+
+
+@pytest.fixture(scope="module")
+def trained(started_here):
+    return started_here
+
+
+@pytest.fixture(scope="module")
+def modules():
+    """train.py and predict.py imported in-process (predict imports train through sys.path, as
+    when it runs as a script); sys.path and sys.modules are put back afterwards."""
+    saved = sys.modules.pop("train", None)
+    sys.path.insert(0, str(PROJECT))
+    try:
+        loaded = {}
+        for name in ("train", "predict"):
+            spec = importlib.util.spec_from_file_location(f"attention_{name}", PROJECT / f"{name}.py")
+            loaded[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded[name])
+    finally:
+        sys.path.remove(str(PROJECT))
+        sys.modules.pop("train", None)
+        if saved is not None:
+            sys.modules["train"] = saved
+    return loaded
+
+
+def test_the_page_carries_the_names_chapters_data_block():
+    """The one copy the page needs (a notebook in Colab has no repository to import from) is
+    the names chapter's block, unchanged."""
+    for lang in ("ko", "en"):
+        names_data = units(ROOT / "docs" / lang / "names.md")[0].fences[0].body
+        ours = [u for u in units(ROOT / "docs" / lang / "attention.md") if "faker_lists" in u.code]
+        assert len(ours) == 1 and ours[0].fences[0].body == names_data, lang
+
+
+def test_the_scripts_split_is_the_pages_split(modules):
+    page = units(ROOT / "docs" / "ko" / "names.md")[0].fences[0].body
+    scope: dict = {}
+    exec(compile(page, "names.md", "exec"), scope)
+    names = modules["train"].names
+    train_pairs, test_pairs = names.split(names.load_names(), 0)
+    assert (train_pairs, test_pairs) == (scope["train_pairs"], scope["test_pairs"])
+    assert names.build_vocab(train_pairs) == scope["itos"]
+
+
+def test_train_learns_and_saves_one_checkpoint(trained):
+    cwd, proc = trained[0], trained[1]
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    m = re.search(r"^test accuracy (\d\.\d{4})$", proc.stdout, re.M)
+    assert m, proc.stdout
+    # The largest language is a quarter of the test names; one epoch must beat that clearly.
+    assert float(m.group(1)) > 0.35, proc.stdout
+    assert re.search(r"^  Czech +\d+/39 ", proc.stdout, re.M), proc.stdout
+    assert sorted(p.name for p in (cwd / "out").iterdir()) == ["attention.pt"]  # no temporary file left
+    checkpoint = torch.load(cwd / "out" / "attention.pt", map_location="cpu", weights_only=True)
+    assert checkpoint["epoch"] == 1 and checkpoint["args"]["device"] == "cpu"
+    assert checkpoint["args"]["layers"] == 1 and checkpoint["languages"] == LANGUAGES
+    assert checkpoint["vocab"][:3] == ["<pad>", "<unk>", "<eos>"]
+    assert round(checkpoint["test_accuracy"], 4) == float(m.group(1))
+
+
+def test_predict_prints_the_top_three_languages(trained):
+    proc = trained[2]
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(NAMES), proc.stdout
+    for name, line in zip(NAMES, lines):
+        assert line.startswith(name + " "), line
+        found = re.findall(r"([A-Z][a-z]+) (\d\.\d{3})", line[len(name):])
+        assert len(found) == 3 and len({language for language, _ in found}) == 3, line
+        probs = [float(p) for _, p in found]
+        assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.001, line
+
+
+def test_the_checkpoint_gives_the_same_answers_in_process(modules, trained):
+    """predict.py's model is the one train.py trained: reloaded, it still scores the test names
+    as well as train.py reported."""
+    train = modules["train"]
+    checkpoint = train.load_checkpoint(str(trained[0] / "out" / "attention.pt"))
+    model = train.model_from_checkpoint(checkpoint, torch.device("cpu"))
+    names = train.names
+    _, test_pairs = names.split(names.load_names(), 0)
+    stoi = {s: i for i, s in enumerate(checkpoint["vocab"])}
+    x, lengths, y = train.make_batch(test_pairs, stoi, torch.device("cpu"))
+    accuracy = (train.predict_labels(model, x, lengths) == y).float().mean().item()
+    assert accuracy == pytest.approx(checkpoint["test_accuracy"], abs=1e-6)
+
+
+def test_predict_refuses_a_missing_checkpoint_in_one_line(trained):
+    proc = trained[3]
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == ("predict.py: error: argument --checkpoint: no such file: results/attention.pt "
+                           "(train.py writes one)\n")
+
+
+@pytest.mark.parametrize("argv, argument", [
+    (["--epochs", "0"], "--epochs"),
+    (["--epochs", "-3"], "--epochs"),
+    (["--batch-size", "many"], "--batch-size"),
+    (["--lr", "0"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--heads", "5"], "--heads"),
+    (["--layers", "0"], "--layers"),
+    (["--dropout", "1"], "--dropout"),
+    (["--device", NO_CUDA], "--device"),
+    (["--device", "gpu"], "--device"),
+    (["--save-dir", "a-file"], "--save-dir"),
+])
+def test_train_rejects_bad_arguments(modules, tmp_path, monkeypatch, capsys, argv, argument):
+    monkeypatch.chdir(tmp_path)
+    Path("a-file").write_text("not a folder\n")
+    with pytest.raises(SystemExit) as e:
+        modules["train"].parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and argument in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing created
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "the following arguments are required: NAME"),
+    (["--checkpoint", "missing.pt", "Rossi"], "argument --checkpoint: no such file"),
+    (["--checkpoint", "tensor.pt", "Rossi"], "argument --checkpoint: tensor.pt is not a checkpoint"),
+    (["--checkpoint", "text.pt", "Rossi"], "argument --checkpoint: text.pt cannot be read"),
+    (["--checkpoint", "cut.pt", "Rossi"], "argument --checkpoint: cut.pt cannot be read"),
+    (["Rossi", "--top", "8"], "argument --top: the checkpoint knows 7 languages"),
+    (["Rossi", "--top", "0"], "argument --top: expected a positive integer"),
+    ([""], "argument NAME: an empty name"),
+    (["   "], "argument NAME: an empty name"),
+    (["1984"], "argument NAME: '1984' has no letters"),
+    (["Nguyễn"], "argument NAME: 'Nguyễn' has characters the model never saw in training: ễ"),
+])
+def test_predict_rejects_bad_input(modules, trained, tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    good = (trained[0] / "out" / "attention.pt").read_bytes()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "attention.pt").write_bytes(good)
+    Path("cut.pt").write_bytes(good[: len(good) // 2])  # a save that stopped halfway
+    torch.save(torch.zeros(3), "tensor.pt")  # loads with weights_only=True, but is no checkpoint
+    Path("text.pt").write_text("not a torch file\n")
+    with pytest.raises(SystemExit) as e:
+        modules["predict"].parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: " + message in err, err
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_whole(modules, tmp_path):
+    path = tmp_path / "attention.pt"
+    path.write_bytes(SENTINEL)
+    with pytest.raises(Exception):  # a lambda cannot be pickled: torch.save fails midway
+        modules["train"].save_checkpoint(str(path), {"model": {}, "bad": lambda: 0})
+    assert path.read_bytes() == SENTINEL
+    assert [p.name for p in tmp_path.iterdir()] == ["attention.pt"]
+
+
+def test_help_names_every_option(tmp_path):
+    proc = run(tmp_path, "train.py", "--help")
+    assert proc.returncode == 0 and proc.stderr == ""
+    for option in ("--epochs", "--heads", "--layers", "--dropout", "--device", "--seed", "--save-dir"):
+        assert option in proc.stdout, option
