@@ -37,7 +37,7 @@ def run(cwd: Path, script: str, *args: str) -> subprocess.CompletedProcess:
 def start_in_background(tmp: Path):
     """One epoch of a one-layer model (the smallest run that shows the whole script working),
     next to it predict.py refusing a checkpoint that does not exist; then predict.py on the new
-    checkpoint. tests/conftest.py starts this as soon as the tests are collected."""
+    checkpoint. tests/conftest.py starts this in the background when a test needs it."""
     cwd, empty = tmp / "attention", tmp / "empty"
     cwd.mkdir()
     empty.mkdir()
@@ -48,6 +48,9 @@ def start_in_background(tmp: Path):
         train, refused = train.result(), refused.result()
     predict = run(cwd, "predict.py", "--checkpoint", "out/attention.pt", *NAMES)
     return cwd, train, predict, refused
+
+
+pytestmark = pytest.mark.background(start=start_in_background)  # tests/conftest.py runs it in the background
 
 
 @pytest.fixture(scope="module")
