@@ -30,7 +30,7 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 def start_in_background(tmp: Path):
     """The default settings plus --save: the one real training run of this file
-    (tests/conftest.py starts it as soon as the tests are collected)."""
+    (tests/conftest.py starts it in the background when a test needs it)."""
     return tmp, run(tmp, "--save", "cnn.pt")
 
 

@@ -34,7 +34,7 @@ def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def start_in_background(tmp: Path) -> dict:
     """export.py once, then predict.py with each format, the two at a time (tests/conftest.py
-    starts this as soon as the tests are collected)."""
+    starts this in the background when a test needs it)."""
     out = {"dir": tmp, "export": run("export.py", "--out-dir", "exported", cwd=tmp)}
     with ThreadPoolExecutor(max_workers=2) as pool:
         onnx = pool.submit(run, "predict.py", "exported/digits.onnx", "exported/sample.csv", cwd=tmp)

@@ -53,7 +53,7 @@ def bad_input_dir(path: Path) -> Path:
 
 def start_in_background(tmp: Path) -> dict:
     """Every run (two at a time); the resumed run follows the 2-epoch run it resumes, in the
-    same worker. tests/conftest.py starts this as soon as the tests are collected."""
+    same worker. tests/conftest.py starts this in the background when a test needs it."""
     dirs = {name: tmp / name for name in ("default", "two", *BAD)}
     for d in dirs.values():
         d.mkdir()

@@ -32,7 +32,7 @@ def run(cwd: Path, script: str, *args: str) -> subprocess.CompletedProcess:
 def start_in_background(tmp: Path):
     """One epoch, the smallest run that shows the whole script working, and next to it
     (one per core) predict.py refusing a checkpoint that does not exist; then predict.py
-    on the new checkpoint. tests/conftest.py starts this as soon as the tests are collected."""
+    on the new checkpoint. tests/conftest.py starts this in the background when a test needs it."""
     cwd, empty = tmp / "names", tmp / "empty"
     cwd.mkdir()
     empty.mkdir()
