@@ -69,14 +69,12 @@ def renderer_fingerprint() -> str:
     return h.hexdigest()
 
 
-def view_key(fingerprint: str, kind: str, nb_path, args, kwargs) -> str:
-    from mkdocs_jupyter import nbconvert2
-
-    h = hashlib.sha256(f"{fingerprint}\0{kind}\0".encode())
+def view_key(fingerprint: str, kind: str, nb_path, args, kwargs, kernel_lang) -> str:
+    h = hashlib.sha256(f"{fingerprint}\0{kind}\0{Path(nb_path).name}\0".encode())
     h.update(Path(nb_path).read_bytes())
     # kernel_lang: mkdocs-jupyter's module global, kept from the previous notebook when a
     # notebook names no language; it picks the highlighter, so it is part of the input
-    call = {"args": args, "kwargs": kwargs, "kernel_lang": nbconvert2.kernel_lang}
+    call = {"args": args, "kwargs": kwargs, "kernel_lang": kernel_lang}
     h.update(json.dumps(call, sort_keys=True, default=repr).encode())
     return h.hexdigest()
 
@@ -87,27 +85,56 @@ class ViewCache:
     """Views by key, one JSON file each; a file that can't be read is a miss. A view is
     touched when used, so its file's time says when a build last asked for it."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, started: dict | None = None):
         self.folder = folder
         self.fingerprint = renderer_fingerprint()
+        self.started = {} if started is None else started  # key -> (Future, language), prefetch()
+        self.hits = self.rendered = 0
+
+    def path(self, kind: str, nb_path, args, kwargs, kernel_lang) -> Path:
+        return self.folder / f"{view_key(self.fingerprint, kind, nb_path, args, kwargs, kernel_lang)}.json"
 
     def wrap(self, kind: str, render):
         from mkdocs_jupyter import nbconvert2
 
         def cached(nb_path, *args, **kwargs):
-            path = self.folder / f"{view_key(self.fingerprint, kind, nb_path, args, kwargs)}.json"
+            path = self.path(kind, nb_path, args, kwargs, nbconvert2.kernel_lang)
+            early, lang = self.started.pop(path.name, (None, None))
+            if early is not None and early.cancel():  # not begun yet: render it here
+                early = None
             try:
                 entry = json.loads(path.read_text(encoding="utf-8"))
                 os.utime(path)
+                self.hits += 1
             except (OSError, ValueError):
-                log.info(f"notebook view rendered, not in the cache: {kind} {nb_path}")
-                entry = {"view": render(nb_path, *args, **kwargs), "kernel_lang": nbconvert2.kernel_lang}
+                if early is not None:
+                    entry = {"view": early.result(), "kernel_lang": lang or nbconvert2.kernel_lang}
+                else:
+                    entry = {"view": render(nb_path, *args, **kwargs), "kernel_lang": nbconvert2.kernel_lang}
                 self._store(path, entry)
+                self.rendered += 1
             nbconvert2.kernel_lang = entry["kernel_lang"]  # as the render leaves it
             return entry["view"]
 
         cached.__wrapped__ = render
         return cached
+
+    def prefetch(self, pool, calls) -> None:
+        """Start rendering the views `calls` will ask for that are not stored, in `pool`'s
+        worker processes, in the order they will be asked for. A guess that misses (the
+        plugin asks with other arguments) costs only the worker's time: the key decides.
+        Only notebooks that name their language: their view doesn't depend on the one
+        before (mkdocs-jupyter's kernel_lang), so a worker's render is this process's."""
+        from mkdocs_jupyter import nbconvert2
+
+        for kind, nb_path, kwargs in calls:
+            path = self.path(kind, nb_path, (), kwargs, nbconvert2.kernel_lang)
+            spec = json.loads(Path(nb_path).read_bytes()).get("metadata", {}).get("kernelspec", {})
+            if path.exists() or path.name in self.started or not spec.get("language"):
+                continue
+            # nb2html sets kernel_lang to the notebook's language; nb2md leaves it
+            lang = spec["language"] if kind == "nb2html" else None
+            self.started[path.name] = (pool.submit(getattr(nbconvert2, kind), nb_path, **kwargs), lang)
 
     def _store(self, path: Path, entry: dict) -> None:
         """Whole or not at all: another build may read the folder at the same time."""
@@ -169,13 +196,16 @@ def _share_compiled_templates() -> None:
 # ---- hooks ------------------------------------------------------------------------------
 
 _cache: ViewCache | None = None
-_started = time.time()
+_started_at = time.time()
+_early: dict = {}  # views begun in worker processes, by key (ViewCache.prefetch)
+_pool = None
 
 
 def on_config(config):
     """Put the cache in front of the two renders mkdocs-jupyter's plugin calls
-    (`convert.nb2html` for the view, `convert.nb2md` for its title), once per process:
-    `mkdocs serve` loads this file again for every rebuild."""
+    (`convert.nb2html` for the view, `convert.nb2md` for its title). MkDocs loads a hook
+    file once per process and calls this before each build (each language, each rebuild
+    of `mkdocs serve`), so every build takes the renderer's fingerprint again."""
     global _cache
     if os.environ.get("NOTEBOOK_CACHE", "on") == "off":
         return config
@@ -183,15 +213,57 @@ def on_config(config):
 
     root = Path(config.config_file_path).parent
     folder = Path(os.environ.get("NOTEBOOK_CACHE_DIR") or root / VIEWS)
-    _cache = ViewCache(folder)  # a fresh fingerprint for every build (and language)
+    _cache = ViewCache(folder, _early)
     for kind in ("nb2html", "nb2md"):
         render = getattr(convert, kind)
         setattr(convert, kind, _cache.wrap(kind, getattr(render, "__wrapped__", render)))
     _share_compiled_templates()
+    _start_workers(config)
     return config
+
+
+def _start_workers(config) -> None:
+    """A cold build (a fresh checkout): render the missing views in worker processes, one
+    per spare core, while this process builds the pages. Once per process, on the first
+    build, with the arguments the plugin passes (its on_pre_page) when it executes nothing."""
+    global _pool
+    plugin = config.plugins.get("mkdocs-jupyter")
+    workers = len(os.sched_getaffinity(0)) - 1 if hasattr(os, "sched_getaffinity") else 0
+    if _pool is not None or plugin is None or plugin.config["execute"] or workers < 1:
+        return
+    from types import SimpleNamespace
+
+    options = ("kernel_name", "theme", "allow_errors", "show_input", "no_input", "no_prompt",
+               "remove_tag_config", "highlight_extra_classes", "include_requirejs", "custom_mathjax_url")
+    kwargs = {"execute": False, **{k: plugin.config[k] for k in options}}
+    docs = Path(config.docs_dir)
+    first = docs / str(config.theme.get("language") or "")  # the language built first
+    notebooks = sorted((p for p in docs.rglob("*.ipynb")
+                        if plugin.should_include(SimpleNamespace(abs_src_path=str(p)))),
+                       key=lambda p: (first not in p.parents, p))
+    calls = [(kind, str(p), kwargs if kind == "nb2html" else {}) for p in notebooks for kind in ("nb2html", "nb2md")]
+    from mkdocs_jupyter import nbconvert2
+
+    missing = [c for c in calls if not _cache.path(*c[:2], (), c[2], nbconvert2.kernel_lang).exists()]
+    if len(missing) < 2:
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _pool = ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("fork"))
+    _cache.prefetch(_pool, calls)
+
+
+def on_post_build(config):
+    """Say what the cache did (once per language: mkdocs-static-i18n builds each on its own)."""
+    if _cache is not None:
+        log.info(f"notebook views: {_cache.hits} from the cache, {_cache.rendered} rendered "
+                 f"({_cache.folder})")
 
 
 def on_shutdown():
     """Once, when `mkdocs build` or `mkdocs serve` ends (every language built by then)."""
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
     if _cache is not None:
-        _cache.prune(_started)
+        _cache.prune(_started_at)
