@@ -119,22 +119,28 @@ class ViewCache:
         cached.__wrapped__ = render
         return cached
 
-    def prefetch(self, pool, calls) -> None:
-        """Start rendering the views `calls` will ask for that are not stored, in `pool`'s
-        worker processes, in the order they will be asked for. A guess that misses (the
-        plugin asks with other arguments) costs only the worker's time: the key decides.
-        Only notebooks that name their language: their view doesn't depend on the one
-        before (mkdocs-jupyter's kernel_lang), so a worker's render is this process's."""
+    def prefetch(self, calls, start_pool):
+        """Start rendering the views `calls` will ask for that are not stored, in worker
+        processes (`start_pool(n)` for n views), in the order they will be asked for; return
+        the pool, or None when at most one view is missing. A guess that misses (the plugin
+        asks with other arguments) costs only a worker's time: the key decides. Only notebooks
+        that name their language: their view doesn't depend on the one rendered before
+        (mkdocs-jupyter's kernel_lang), so a worker's render is this process's render."""
         from mkdocs_jupyter import nbconvert2
 
+        todo = []
         for kind, nb_path, kwargs in calls:
             path = self.path(kind, nb_path, (), kwargs, nbconvert2.kernel_lang)
             spec = json.loads(Path(nb_path).read_bytes()).get("metadata", {}).get("kernelspec", {})
-            if path.exists() or path.name in self.started or not spec.get("language"):
-                continue
-            # nb2html sets kernel_lang to the notebook's language; nb2md leaves it
-            lang = spec["language"] if kind == "nb2html" else None
-            self.started[path.name] = (pool.submit(getattr(nbconvert2, kind), nb_path, **kwargs), lang)
+            if not path.exists() and path.name not in self.started and spec.get("language"):
+                # nb2html sets kernel_lang to the notebook's language; nb2md leaves it
+                todo.append((path.name, kind, nb_path, kwargs, spec["language"] if kind == "nb2html" else None))
+        if len(todo) < 2:
+            return None
+        pool = start_pool(len(todo))
+        for name, kind, nb_path, kwargs, lang in todo:
+            self.started[name] = (pool.submit(getattr(nbconvert2, kind), nb_path, **kwargs), lang)
+        return pool
 
     def _store(self, path: Path, entry: dict) -> None:
         """Whole or not at all: another build may read the folder at the same time."""
@@ -199,6 +205,7 @@ _cache: ViewCache | None = None
 _started_at = time.time()
 _early: dict = {}  # views begun in worker processes, by key (ViewCache.prefetch)
 _pool = None
+_pool_started = False
 
 
 def on_config(config):
@@ -226,11 +233,12 @@ def _start_workers(config) -> None:
     """A cold build (a fresh checkout): render the missing views in worker processes, one
     per spare core, while this process builds the pages. Once per process, on the first
     build, with the arguments the plugin passes (its on_pre_page) when it executes nothing."""
-    global _pool
+    global _pool, _pool_started
     plugin = config.plugins.get("mkdocs-jupyter")
     workers = len(os.sched_getaffinity(0)) - 1 if hasattr(os, "sched_getaffinity") else 0
-    if _pool is not None or plugin is None or plugin.config["execute"] or workers < 1:
+    if _pool_started or plugin is None or plugin.config["execute"] or workers < 1:
         return
+    _pool_started = True
     from types import SimpleNamespace
 
     options = ("kernel_name", "theme", "allow_errors", "show_input", "no_input", "no_prompt",
@@ -242,20 +250,20 @@ def _start_workers(config) -> None:
                         if plugin.should_include(SimpleNamespace(abs_src_path=str(p)))),
                        key=lambda p: (first not in p.parents, p))
     calls = [(kind, str(p), kwargs if kind == "nb2html" else {}) for p in notebooks for kind in ("nb2html", "nb2md")]
-    from mkdocs_jupyter import nbconvert2
-
-    missing = [c for c in calls if not _cache.path(*c[:2], (), c[2], nbconvert2.kernel_lang).exists()]
-    if len(missing) < 2:
-        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _pool = ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("fork"))
-    _cache.prefetch(_pool, calls)
+    fork = multiprocessing.get_context("fork")  # the workers start with this process's modules
+    _pool = _cache.prefetch(calls, lambda n: ProcessPoolExecutor(min(workers, n), mp_context=fork))
 
 
 def on_post_build(config):
-    """Say what the cache did (once per language: mkdocs-static-i18n builds each on its own)."""
+    """Say what the cache did (once per language: mkdocs-static-i18n builds each on its own).
+    The workers end once every view they began was taken (`mkdocs serve` keeps running)."""
+    global _pool
+    if _pool is not None and not _early:
+        _pool.shutdown(wait=False)
+        _pool = None
     if _cache is not None:
         log.info(f"notebook views: {_cache.hits} from the cache, {_cache.rendered} rendered "
                  f"({_cache.folder})")
