@@ -5,6 +5,7 @@ changes; a build that takes every view from the cache is byte for byte the publi
 which rendered them all.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 from mkdocs_jupyter import nbconvert2
 
-from tools import notebook_cache, publish_local
+from tools import notebook_cache, publish_local, site_bench
 from tools.docs_pages import DOCS, ROOT
 
 NOTEBOOK = DOCS / "ko" / "notebooks" / "intro.ipynb"  # the smallest
@@ -122,14 +123,59 @@ def test_an_unreadable_entry_is_a_miss(notebook, counted, tmp_path):
     assert len(renders) == 2
 
 
+RENDER = """
+import json, os, sys
+from mkdocs_jupyter import nbconvert2
+options, paths = json.loads(sys.argv[1]), sys.argv[2:]
+if os.environ["VIEWS"] == "plain":  # mkdocs-jupyter alone
+    views = [nbconvert2.nb2html(p, **options) for p in paths]
+else:  # the hook's way: compiled templates shared, the views rendered by a worker process
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+    from tools import notebook_cache
+    notebook_cache._share_compiled_templates()
+    cache = notebook_cache.ViewCache(Path(os.environ["VIEWS"]))
+    pool = cache.prefetch([("nb2html", p, options) for p in paths],
+                          lambda n: ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")))
+    assert pool is not None and len(cache.started) == len(paths)
+    for begun, _ in cache.started.values():
+        begun.result()  # each view taken below is the worker's
+    cached = cache.wrap("nb2html", None)  # None: a render in this process would fail
+    views = [cached(p, **options) for p in paths]
+print(json.dumps(views))
+"""
+
+
+def test_worker_renders_with_shared_templates_are_mkdocs_jupyters_own(tmp_path):
+    """What a cold build stores (rendered in a worker, nbconvert's compiled templates shared)
+    is what mkdocs-jupyter renders alone, in a process the hook never touched."""
+    paths = [str(DOCS / "en" / "notebooks" / "linear-regression.ipynb"), str(NOTEBOOK)]
+
+    def views(mode):
+        proc = subprocess.run([sys.executable, "-c", RENDER, json.dumps(OPTIONS), *paths], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "VIEWS": mode})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout)
+
+    assert views(str(tmp_path / "views")) == views("plain")
+
+
 def test_a_cached_build_is_the_published_build(published, tmp_path):
     """The publish build (the CI job's own steps) started with an empty cache folder, so it
-    rendered every view. This checkout built from that folder takes every view from it and
-    gives the same site, file for file and byte for byte."""
+    rendered every view. This tree, built from that folder as mike builds it (its plugin
+    puts the version into site_url), takes every view from it and gives the same site, file
+    for file and byte for byte."""
+    from mike import mkdocs_utils
+
+    copy = site_bench.scratch_copy(tmp_path / "src")  # mike writes its config beside ours
     env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
-    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--site-dir", str(tmp_path / "site")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1",
+               MIKE_DOCS_VERSION=publish_local.torch_minor())
+    with mkdocs_utils.inject_plugin(str(copy / "mkdocs.yml")) as config_file:
+        proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--config-file", config_file,
+                               "--site-dir", str(tmp_path / "site")],
+                              cwd=copy, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = [line for line in proc.stderr.splitlines() if "notebook views:" in line]
     notebooks = len(list(DOCS.glob("*/notebooks/**/*.ipynb")))

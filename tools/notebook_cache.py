@@ -206,6 +206,7 @@ _started_at = time.time()
 _early: dict = {}  # views begun in worker processes, by key (ViewCache.prefetch)
 _pool = None
 _pool_started = False
+_built = False
 
 
 def on_config(config):
@@ -225,8 +226,16 @@ def on_config(config):
         render = getattr(convert, kind)
         setattr(convert, kind, _cache.wrap(kind, getattr(render, "__wrapped__", render)))
     _share_compiled_templates()
-    _start_workers(config)
     return config
+
+
+def on_pre_build(config):
+    """Only a build gets here: mike, for one, loads the config (on_config, on_shutdown)
+    in its own process before and after it starts `mkdocs build`."""
+    global _built
+    _built = True
+    if _cache is not None:
+        _start_workers(config)
 
 
 def _start_workers(config) -> None:
@@ -266,12 +275,12 @@ def on_post_build(config):
         _pool = None
     if _cache is not None:
         log.info(f"notebook views: {_cache.hits} from the cache, {_cache.rendered} rendered "
-                 f"({_cache.folder})")
+                 f"({_cache.folder}, renderer {_cache.fingerprint[:12]})")
 
 
 def on_shutdown():
     """Once, when `mkdocs build` or `mkdocs serve` ends (every language built by then)."""
     if _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
-    if _cache is not None:
+    if _cache is not None and _built:
         _cache.prune(_started_at)
