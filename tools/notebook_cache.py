@@ -13,10 +13,13 @@ mkdocs-static-i18n each language's build evicts the other language's entries.
 
 A miss renders as the plugin does, with one change that cannot alter output: nbconvert's
 Jinja environments share compiled templates in memory (checked against each template's
-source by Jinja), instead of compiling the same templates again for every notebook.
+source by Jinja), instead of compiling the same templates again for every notebook. A
+build that finds views missing (a fresh checkout, CI) renders them in a worker process per
+spare core while it builds the pages. tests/test_notebook_cache.py compares these renders
+with mkdocs-jupyter's own, and a build from the cache with the publish build.
 
-NOTEBOOK_CACHE=off builds exactly as mkdocs-jupyter does alone (tests compare the two);
-NOTEBOOK_CACHE_DIR=path moves the cache.
+NOTEBOOK_CACHE=off builds exactly as mkdocs-jupyter does alone; NOTEBOOK_CACHE_DIR=path
+moves the cache.
 """
 
 from __future__ import annotations
