@@ -46,7 +46,7 @@ $(STAMP): requirements.txt
 	touch $@
 
 serve: $(STAMP)
-	$(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
+	$(PY) -m mkdocs serve --dirty --dev-addr 127.0.0.1:8000
 
 # The browser tests drive a real Chromium: $CHROMIUM, else Debian's chromium (installed
 # with apt when we are root, with a CJK font for the Korean screenshots), else

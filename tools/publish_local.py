@@ -145,6 +145,9 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
 
     workflow_env, steps = publish_steps(workflow)
     env = fresh_runner_env(tmp)
+    # A new, empty folder for the notebook views (tools/notebook_cache.py): this build renders
+    # every view, as on a fresh runner, and leaves them for tests/test_notebook_cache.py.
+    env["NOTEBOOK_CACHE_DIR"] = str(out / "notebook-views")
     ran, skipped = [], []
     for step in steps:
         name = step.get("name") or step.get("uses") or step.get("run", "").splitlines()[0]
@@ -170,7 +173,8 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
         link = OUT / f".latest-{os.getpid()}"
         link.symlink_to(out.name)
         os.replace(link, LATEST)
-    return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote}
+    return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote,
+            "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}
 
 
 def serve(www: Path, port: int) -> None:

@@ -346,12 +346,9 @@ def bench(runs: dict[Path, ChapterRun], wall: float, suite: bool) -> None:
         compute += run.seconds
     print(f"{'all chapters: summed compute (each alone, ' + str(cores) + ' threads)':<62}{compute:>11.2f}")
     print(f"{'all chapters: wall, one after another, with process start':<62}{wall:>11.2f}")
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as site:
-        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", site],
-                       cwd=ROOT, check=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
-    build = time.perf_counter() - start
-    print(f"{'mkdocs build --strict (executes no notebook)':<62}{build:>11.2f}")
+    from tools import site_bench
+
+    build = site_bench.report()["cold"]  # builds (executing no notebook), `make serve`, an edit
     if suite:
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,

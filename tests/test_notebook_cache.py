@@ -1,0 +1,188 @@
+"""The notebook-view cache (tools/notebook_cache.py) can't serve a stale view.
+
+A view is rendered again when the notebook, an installed renderer's version or a template
+changes; a build that takes every view from the cache is byte for byte the publish build,
+which rendered them all.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from mkdocs_jupyter import nbconvert2
+
+from tools import notebook_cache, publish_local, site_bench
+from tools.docs_pages import DOCS, ROOT
+
+NOTEBOOK = DOCS / "ko" / "notebooks" / "intro.ipynb"  # the smallest
+OPTIONS = {"remove_tag_config": {"remove_cell_tags": ["install"]}, "custom_mathjax_url": ""}
+
+
+@pytest.fixture
+def notebook(tmp_path):
+    copy = tmp_path / "nb" / NOTEBOOK.name
+    copy.parent.mkdir()
+    shutil.copy(NOTEBOOK, copy)
+    return copy
+
+
+@pytest.fixture
+def counted(tmp_path):
+    """A cached nb2html over a fresh folder, and the list of the renders it really made."""
+    renders = []
+
+    def render(path, **kw):
+        renders.append(path)
+        return nbconvert2.nb2html(path, **kw)
+
+    def cached():  # a new ViewCache: the renderer's fingerprint is taken again
+        return notebook_cache.ViewCache(tmp_path / "views").wrap("nb2html", render)
+
+    return cached, renders
+
+
+def test_same_inputs_render_once_and_give_the_renderers_view(notebook, counted):
+    cached, renders = counted
+    first = cached()(notebook, **OPTIONS)
+    again = cached()(notebook, **OPTIONS)
+    assert len(renders) == 1
+    assert first == again == nbconvert2.nb2html(notebook, **OPTIONS)
+
+
+def test_an_edited_notebook_is_rendered_again(notebook, counted):
+    cached, renders = counted
+    cached()(notebook, **OPTIONS)
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    cell.source += "\n\nA sentence the cache has not seen."
+    nbformat.write(nb, notebook)
+    view = cached()(notebook, **OPTIONS)
+    assert len(renders) == 2
+    assert "A sentence the cache has not seen." in view
+
+
+def test_other_render_options_are_another_view(notebook, counted):
+    cached, renders = counted
+    cached()(notebook, **OPTIONS)
+    cached()(notebook, **{**OPTIONS, "no_prompt": True})
+    assert len(renders) == 2
+
+
+def test_another_renderer_version_renders_again(notebook, counted, tmp_path, monkeypatch):
+    """pip installing another nbconvert replaces its metadata folder; the key reads those."""
+    cached, renders = counted
+    cached()(notebook, **OPTIONS)
+    site = tmp_path / "site-packages"
+    (site / "nbconvert-99.0.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(site))
+    cached()(notebook, **OPTIONS)
+    assert len(renders) == 2
+
+
+def test_a_changed_template_renders_again(notebook, counted, tmp_path, monkeypatch):
+    """A template override where nbconvert looks for templates (JUPYTER_PATH) changes the view."""
+    cached, renders = counted
+    before = cached()(notebook, **OPTIONS)
+    from jupyter_core.paths import jupyter_path
+
+    lab = next(Path(p) / "lab" for p in jupyter_path("nbconvert", "templates") if (Path(p) / "lab").is_dir())
+    override = tmp_path / "jupyter" / "nbconvert" / "templates" / "lab" / "base.html.j2"
+    override.parent.mkdir(parents=True)
+    text = (lab / "base.html.j2").read_text(encoding="utf-8")
+    block = "{% block markdowncell scoped %}"
+    assert block in text
+    override.write_text(text.replace(block, block + "<!-- overridden -->"), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(override.parents[3]))
+    after = cached()(notebook, **OPTIONS)
+    assert len(renders) == 2
+    assert "<!-- overridden -->" in after and "<!-- overridden -->" not in before
+
+
+def test_a_view_leaves_the_renderer_as_its_render_would(notebook, counted, monkeypatch):
+    """mkdocs-jupyter keeps the last notebook's kernel language in a module global, read when
+    the next notebook names none: a cached view sets it as the render did."""
+    cached, _ = counted
+    monkeypatch.setattr(nbconvert2, "kernel_lang", "python")
+    cached()(notebook, **OPTIONS)
+    monkeypatch.setattr(nbconvert2, "kernel_lang", "julia")  # a different state, a different key
+    cached()(notebook, **OPTIONS)
+    assert nbconvert2.kernel_lang == "python"  # the notebook names python
+
+
+def test_an_unreadable_entry_is_a_miss(notebook, counted, tmp_path):
+    cached, renders = counted
+    cached()(notebook, **OPTIONS)
+    for entry in (tmp_path / "views").glob("*.json"):
+        entry.write_text('{"view": "trunc')
+    assert cached()(notebook, **OPTIONS) == nbconvert2.nb2html(notebook, **OPTIONS)
+    assert len(renders) == 2
+
+
+RENDER = """
+import json, os, sys
+from mkdocs_jupyter import nbconvert2
+options, paths = json.loads(sys.argv[1]), sys.argv[2:]
+if os.environ["VIEWS"] == "plain":  # mkdocs-jupyter alone
+    views = [nbconvert2.nb2html(p, **options) for p in paths]
+else:  # the hook's way: compiled templates shared, the views rendered by a worker process
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+    from tools import notebook_cache
+    notebook_cache._share_compiled_templates()
+    cache = notebook_cache.ViewCache(Path(os.environ["VIEWS"]))
+    pool = cache.prefetch([("nb2html", p, options) for p in paths],
+                          lambda n: ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")))
+    assert pool is not None and len(cache.started) == len(paths)
+    for begun, _ in cache.started.values():
+        begun.result()  # each view taken below is the worker's
+    cached = cache.wrap("nb2html", None)  # None: a render in this process would fail
+    views = [cached(p, **options) for p in paths]
+print(json.dumps(views))
+"""
+
+
+def test_worker_renders_with_shared_templates_are_mkdocs_jupyters_own(tmp_path):
+    """What a cold build stores (rendered in a worker, nbconvert's compiled templates shared)
+    is what mkdocs-jupyter renders alone, in a process the hook never touched."""
+    paths = [str(DOCS / "en" / "notebooks" / "linear-regression.ipynb"), str(NOTEBOOK)]
+
+    def views(mode):
+        proc = subprocess.run([sys.executable, "-c", RENDER, json.dumps(OPTIONS), *paths], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "VIEWS": mode})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout)
+
+    assert views(str(tmp_path / "views")) == views("plain")
+
+
+def test_a_cached_build_is_the_published_build(published, tmp_path):
+    """The publish build (the CI job's own steps) started with an empty cache folder, so it
+    rendered every view. This tree, built from that folder as mike builds it (its plugin
+    puts the version into site_url), takes every view from it and gives the same site, file
+    for file and byte for byte."""
+    from mike import mkdocs_utils
+
+    copy = site_bench.scratch_copy(tmp_path / "src")  # mike writes its config beside ours
+    env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
+    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1",
+               MIKE_DOCS_VERSION=publish_local.torch_minor())
+    with mkdocs_utils.inject_plugin(str(copy / "mkdocs.yml")) as config_file:
+        proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--config-file", config_file,
+                               "--site-dir", str(tmp_path / "site")],
+                              cwd=copy, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = [line for line in proc.stderr.splitlines() if "notebook views:" in line]
+    notebooks = len(list(DOCS.glob("*/notebooks/**/*.ipynb")))
+    assert len(said) == 2 and all(" 0 rendered" in line for line in said), said  # ko, en
+    assert sum(int(line.split("notebook views: ")[1].split()[0]) for line in said) == 2 * notebooks
+    built, published_site = tmp_path / "site", published["site"] / publish_local.torch_minor()
+    names = {p.relative_to(built) for p in built.rglob("*") if p.is_file()}
+    assert names == {p.relative_to(published_site) for p in published_site.rglob("*") if p.is_file()}
+    differ = [str(n) for n in sorted(names) if (built / n).read_bytes() != (published_site / n).read_bytes()]
+    assert not differ, differ[:10]
