@@ -226,6 +226,11 @@ def test_runner_isolates_units_names_the_failing_line_and_stops_the_chapter(tmp_
     # each unit starts in an empty directory: a file an earlier unit wrote is not there
     assert "FileNotFoundError" in runner.problems(units[1], runs, 1)[0]
     assert len(runs.units) == 2 and "not run" in runner.problems(units[2], runs, 2)[0]
+    from tools import compat  # a unit that raised is an error, named by the error's last line
+
+    assert compat.result(page, runs) | {"seconds": 0} == {
+        "code": compat.code_hash(page), "units": 4, "seconds": 0, "result": "failed",
+        "unit": 2, "first": "FileNotFoundError: [Errno 2] No such file or directory: 'saved.txt'"}
 
 
 def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
@@ -242,15 +247,16 @@ def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
     failed = runner.problems(units[2], runs, 2)[0]
     assert failed.startswith(f"{page}:18: failed") and f'File "{page}", line 20' in failed
     assert "ZeroDivisionError" in failed
-    from tools import compat  # a result file names the first thing that went wrong
+    from tools import compat  # every unit up to it ran: the output differs, it is no error
 
     assert compat.result(page, runs) | {"seconds": 0} == {
-        "code": compat.code_hash(page), "units": 4, "seconds": 0, "result": "failed",
+        "code": compat.code_hash(page), "units": 4, "seconds": 0, "result": "differs",
         "unit": 1, "first": "output line 1: shows 'OK', printed 'ok'"}
 
 
-def test_compat_table_says_passed_failed_not_run_and_stale(tmp_path, monkeypatch):
+def test_compat_table_says_passed_differs_failed_not_run_and_stale(tmp_path, monkeypatch):
     import json
+    import re
 
     from tools import compat
     from tools.docs_pages import DOCS, all_units, heading_before
@@ -260,7 +266,11 @@ def test_compat_table_says_passed_failed_not_run_and_stale(tmp_path, monkeypatch
                 "tensors": {"code": "0ld", "result": "passed"},
                 "autograd": {"code": compat.code_hash(autograd), "result": "failed",
                              "unit": 2, "first": "AttributeError: no attribute 'accelerator' | `x`"},
-                "cnn": {"code": compat.code_hash(cnn), "result": "not run", "why": "needs torchvision"}}
+                "cnn": {"code": compat.code_hash(cnn), "result": "not run", "why": "needs torchvision"},
+                "linear-regression": {"code": compat.code_hash(DOCS / "ko" / "linear-regression.md"),
+                                      "result": "differs", "unit": 1, "first": "output line 3: shows 'a_b', printed 'a b'"},
+                "rnn": {"code": compat.code_hash(DOCS / "ko" / "rnn.md"), "result": "differs", "unit": 1,
+                        "first": "output has 4 lines, 3 shown"}}
     (tmp_path / "torch-2.9.1+cpu.json").write_text(json.dumps(
         {"torch": "2.9.1+cpu", "torchvision": None, "cuda_build": None, "machine": "2-core x86_64 CPU",
          "date": "2026-11-29", "chapters": chapters}))
@@ -270,10 +280,39 @@ def test_compat_table_says_passed_failed_not_run_and_stale(tmp_path, monkeypatch
     assert rows["intro.md"] == "passed"
     assert rows["tensors.md"] == "passed (the code changed since this run: to be run again)"
     second = all_units(DOCS / "en" / "autograd.md")[1].lineno  # the English page's own line
-    assert rows["autograd.md"] == ("**failed**: AttributeError: no attribute &#x27;accelerator&#x27; &#124; &#96;x&#96; "
-                                   f"(“{heading_before(DOCS / 'en' / 'autograd.md', second)}”, line {second})")
+    assert rows["autograd.md"] == ("**error**: <code>AttributeError: no attribute &#x27;accelerator&#x27; &#124; "
+                                   f"&#96;x&#96;</code> (“{heading_before(DOCS / 'en' / 'autograd.md', second)}”, "
+                                   f"line {second})")
     assert rows["cnn.md"] == "not run: needs torchvision, which this run did not have"
     assert rows["quickstart.md"] == "not run yet"
+    first = all_units(DOCS / "en" / "linear-regression.md")[0].lineno
+    assert rows["linear-regression.md"] == (
+        "runs, output differs: output line 3: the page shows <code>&#x27;a&#95;b&#x27;</code>, the run printed "
+        f"<code>&#x27;a b&#x27;</code> (“{heading_before(DOCS / 'en' / 'linear-regression.md', first)}”, line {first})")
+    assert rows["rnn.md"].startswith("runs, output differs: the run printed 4 lines, the page shows 3 (")
+
+    ko = compat.table(DOCS / "ko" / "intro.md")
+    assert "2코어 x86&#95;64 CPU에서 2026-11-29에 실행" in ko and "출력 3번째 줄이 페이지에는 <code>" in ko
+    assert "**오류**: <code>AttributeError" in ko and "실행됨, 출력이 다름: 출력이 4줄, 페이지에는 3줄" in ko
+    # no English prose in the Korean table: only quoted output (code), chapter links, names, versions
+    prose = re.sub(r"<code>.*?</code>|\[[^\]]*\]\([^)]*\)|<[^>]+>|&#?\w+;|torch [\d.]+\+\w+", " ", ko)
+    assert set(re.findall(r"[A-Za-z]{2,}", prose)) <= {"torch", "torchvision", "CPU", "CUDA"}, prose
+
+
+def test_the_table_fills_an_indented_placeholder_and_no_notebook_shows_one():
+    from tools import compat, make_notebooks
+    from tools.docs_pages import DOCS
+
+    filled = compat.fill(f"??? info \"x\"\n\n    {compat.PLACEHOLDER}\n\nafter\n", DOCS / "en" / "intro.md")
+    table = filled.split("\n\n", 1)[1].rsplit("\n\nafter", 1)[0]
+    assert compat.PLACEHOLDER not in filled and table.startswith("    | Chapter |")
+    assert all(line.startswith("    ") for line in table.splitlines() if line)
+    for page in (DOCS / "ko" / "intro.md", DOCS / "en" / "intro.md"):
+        assert compat.PLACEHOLDER in page.read_text(encoding="utf-8")
+        cells = "".join(c.source for c in make_notebooks.cells_of(page))
+        assert compat.PLACEHOLDER not in cells and "/intro/#" in cells  # a link to the table on the site
+    for notebook in DOCS.glob("*/notebooks/**/*.ipynb"):
+        assert compat.PLACEHOLDER not in notebook.read_text(encoding="utf-8"), notebook
 
 
 def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):

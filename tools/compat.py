@@ -5,8 +5,9 @@
 
 `make test-torch TORCH=… TORCHVISION=…` runs this in its own venv; `make outputs` writes the
 pinned torch's file from the same run that writes the pages (tests/test_chapters.py checks it
-is that run). Each chapter gets: passed; failed, with the unit and the first line that differs
-or the error; or not run, and why (it needs torchvision and this run has none). A result remembers
+is that run). Each chapter gets: passed; differs (every unit ran, but an output or a figure is
+not what the page shows: the first difference); failed (a unit raised: the error's last line);
+or not run, and why (it needs torchvision and this run has none). A result remembers
 a hash of the chapter's code and outputs, so the install page's table (filled in by the
 hooks at build time, never by hand) says when a result is older than the page.
 """
@@ -19,7 +20,9 @@ import importlib
 import json
 import os
 import platform
+import re
 import sys
+import textwrap
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -52,7 +55,8 @@ def needs_torchvision(page: Path) -> bool:
 
 
 def result(page: Path, run) -> dict:
-    """passed, or failed with the first thing runner.problems found, said in one line."""
+    """passed; or differs / failed (the unit ran but showed something else / it raised, or never
+    ran), with the first thing runner.problems found, said in one line."""
     from tools import runner
 
     entry = {"code": code_hash(page), "units": len(all_units(page)), "seconds": round(run.seconds, 1)}
@@ -63,7 +67,9 @@ def result(page: Path, run) -> dict:
         if found:
             # the unit's number, not its line: prose edits move lines, and each language's
             # table names the unit's own section and line (tools/compat.table)
-            return entry | {"result": "failed", "unit": i + 1, "first": _one_line(unit, run, i, found[0])}
+            ran = i < len(run.units) and not run.units[i].error
+            return entry | {"result": "differs" if ran else "failed", "unit": i + 1,
+                            "first": _one_line(unit, run, i, found[0])}
     return entry | {"result": "passed"}
 
 
@@ -127,16 +133,23 @@ def write(runs: dict, skipped: dict[Path, str] | None = None) -> Path:
 # ---- the table on the install page (called by the hooks) -------------------------------------
 
 WORDS = {
-    "ko": {"chapter": "장", "passed": "통과", "failed": "실패", "not run": "실행 안 함",
+    "ko": {"chapter": "장", "passed": "통과", "differs": "실행됨, 출력이 다름", "failed": "오류", "not run": "실행 안 함",
            "stale": "이 결과 뒤로 코드가 바뀌어 다시 실행해야 함", "missing": "아직 실행하지 않음",
            "vision": "torchvision {v}", "no_vision": "torchvision 없음", "at": "(「{section}」, {line}행)",
            "cuda": "CUDA {v} 빌드", "cpu_only": "CPU 전용 빌드",
-           "ran": "{machine}에서 {date}에 실행, {total}개 장 중 {passed}개 통과"},
-    "en": {"chapter": "Chapter", "passed": "passed", "failed": "failed", "not run": "not run",
+           "ran": "{machine}에서 {date}에 실행, {total}개 장 중 {passed}개 통과",
+           "machine": "{n}코어 {arch} CPU", "line": "출력 {n}번째 줄이 페이지에는 {shown}, 실행하면 {printed}",
+           "number": "출력 {n}번째 줄의 수가 페이지에는 {shown}, 실행하면 {printed}(허용 범위 밖)",
+           "lines": "출력이 {printed}줄, 페이지에는 {shown}줄", "other": "출력이나 그림이 페이지와 다름"},
+    "en": {"chapter": "Chapter", "passed": "passed", "differs": "runs, output differs", "failed": "error",
+           "not run": "not run",
            "stale": "the code changed since this run: to be run again", "missing": "not run yet",
            "vision": "torchvision {v}", "no_vision": "no torchvision", "at": "(“{section}”, line {line})",
            "cuda": "CUDA {v} build", "cpu_only": "CPU-only build",
-           "ran": "run on a {machine} on {date}; {passed} of {total} chapters passed"},
+           "ran": "run on a {machine} on {date}; {passed} of {total} chapters passed",
+           "machine": "{n}-core {arch} CPU", "line": "output line {n}: the page shows {shown}, the run printed {printed}",
+           "number": "output line {n}: the page shows {shown}, the run printed {printed} (beyond the tolerance)",
+           "lines": "the run printed {printed} lines, the page shows {shown}", "other": None},
 }
 WHY = {"ko": {"needs torchvision": "torchvision이 필요한데 이 실행에는 없음"},
        "en": {"needs torchvision": "needs torchvision, which this run did not have"}}
@@ -172,7 +185,9 @@ def table(here: Path) -> str:
         vision = w["vision"].format(v=data["torchvision"]) if data["torchvision"] else w["no_vision"]
         head.append(f"torch {html.escape(data['torch'])}<br>({build}, {vision})")
         passed = sum(e["result"] == "passed" for e in data["chapters"].values())
-        notes.append(f"torch {data['torch']}: " + w["ran"].format(machine=data["machine"], date=data["date"],
+        machine = re.fullmatch(r"(\d+)-core (\S+) CPU", data["machine"])
+        machine = w["machine"].format(n=machine[1], arch=machine[2]) if machine else data["machine"]
+        notes.append(f"torch {data['torch']}: " + w["ran"].format(machine=machine, date=data["date"],
                                                                passed=passed, total=len(todo)))
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for page in todo:
@@ -187,12 +202,39 @@ def table(here: Path) -> str:
                 cells.append(f"{w[entry['result']]} ({w['stale']})")
             elif entry["result"] == "passed":
                 cells.append(w["passed"])
+            elif entry["result"] == "differs":
+                cells.append(f"{w['differs']}: {_difference(entry['first'], w)}{_where(target, entry.get('unit'), w)}")
             elif entry["result"] == "failed":
-                cells.append(f"**{w['failed']}**: {_cell(entry['first'])}{_where(target, entry.get('unit'), w)}")
+                cells.append(f"**{w['failed']}**: <code>{_cell(entry['first'])}</code>"
+                             f"{_where(target, entry.get('unit'), w)}")
             else:
                 cells.append(f"{w['not run']}: {WHY[lang].get(entry['why'], _cell(entry['why']))}")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n\n" + "".join(f"- {_cell(n)}\n" for n in notes)
+
+
+# How tools/docs_pages.py words an output difference (exact_difference, Tolerance.difference).
+DIFFERENCES = (
+    ("line", re.compile(r"output line (?P<n>\d+): shows (?P<shown>.*), printed (?P<printed>.*)")),
+    ("number", re.compile(r"output line (?P<n>\d+): (?P<printed>\S+) printed where (?P<shown>\S+) is shown, .*")),
+    ("lines", re.compile(r"output has (?P<printed>\d+) lines, (?P<shown>\d+) shown")),
+)
+
+
+def _difference(first: str, w: dict) -> str:
+    """The first difference in the page's language; what was printed stays as printed (code)."""
+    for key, pattern in DIFFERENCES:
+        if m := pattern.fullmatch(first):
+            quoted = {k: v if v.isdigit() else f"<code>{_cell(v)}</code>" for k, v in m.groupdict().items()}
+            return w[key].format(**quoted)
+    return w["other"] or _cell(first)  # a figure that differs, or writing to stderr
+
+
+def fill(markdown: str, here: Path) -> str:
+    """Each placeholder line replaced by the table, indented as the placeholder is (the
+    install page keeps the table in a collapsed block)."""
+    pattern = re.compile(rf"^([ \t]*){re.escape(PLACEHOLDER)}[ \t]*$", re.M)
+    return pattern.sub(lambda m: textwrap.indent(table(here), m.group(1)).rstrip("\n"), markdown)
 
 
 def _where(page: Path, unit: int | None, w: dict) -> str:
@@ -226,9 +268,11 @@ def main() -> int:
     for name, entry in data["chapters"].items():
         unit = f"unit {entry['unit']}: " if "unit" in entry else ""
         print(f"{name:<34}{entry['result']:<9}{entry.get('seconds', ''):>6}  {unit}{entry.get('first', entry.get('why', ''))}")
-    counts = {k: sum(e["result"] == k for e in data["chapters"].values()) for k in ("passed", "failed", "not run")}
-    print(f"wrote {rel(target)}: {counts['passed']} passed, {counts['failed']} failed, {counts['not run']} not run")
-    return 1 if counts["failed"] else 0
+    counts = {k: sum(e["result"] == k for e in data["chapters"].values())
+              for k in ("passed", "differs", "failed", "not run")}
+    print(f"wrote {rel(target)}: {counts['passed']} passed, {counts['differs']} ran with a different output, "
+          f"{counts['failed']} failed, {counts['not run']} not run")
+    return 1 if counts["failed"] or counts["differs"] else 0
 
 
 if __name__ == "__main__":

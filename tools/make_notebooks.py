@@ -27,6 +27,7 @@ from tools.docs_pages import (DOCS, LANGS, NOTEBOOKS, RECORD, ROOT, VARIES, Docs
                               pages, rel, twin, units, varies_note)
 from tools.docs_pages import url as page_url
 from tools.extract_snippets import write_atomically
+from tools.compat import PLACEHOLDER
 
 INSTALL_TAG = "install"
 VARIES_TAG = "nbval-ignore-output"
@@ -42,6 +43,9 @@ PACKAGES = ("torch", "torchvision", "scikit-learn", "matplotlib", "tqdm", "faker
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 USES_ONNX = re.compile(r"^\s*(import|from) onnx|torch\.onnx\.", re.M)
 USES_TENSORBOARD = re.compile(r"^\s*(import|from) tensorboard|torch\.utils\.tensorboard", re.M)
+# The install page's table is made when the site is built: a notebook links to it instead.
+TABLE_ON_SITE = {"ko": "장별 결과 표는 [사이트의 이 절]({link})에 있습니다.",
+                 "en": "The table of results by chapter is in [this section on the site]({link})."}
 
 
 def config_value(key: str) -> str:
@@ -117,6 +121,12 @@ def plain_markdown(lines: list[str]) -> list[str]:
     return out
 
 
+def _slugify():
+    from pymdownx.slugs import slugify  # MkDocs' heading ids (mkdocs.yml: toc slugify)
+
+    return slugify(case="lower")
+
+
 def cells_of(page: Path) -> list:
     lines = plain_markdown(page.read_text(encoding="utf-8").splitlines())
     cells, prose, i, pending = [], [], 0, None
@@ -132,6 +142,12 @@ def cells_of(page: Path) -> list:
         m = MARKER.match(line) or VARIES.match(line.strip())
         if m:
             pending = m.group(1) if m.re is MARKER else Tolerance.parse(m.group(1))
+            i += 1
+            continue
+        if line.strip() == PLACEHOLDER:
+            heading = next(h for h in reversed(lines[:i]) if re.match(r"#{2,6} ", h)).lstrip("#").strip()
+            link = f"{page.name}#{_slugify()(heading, '-')}"
+            prose.append(TABLE_ON_SITE[lang_of(page)].format(link=link))
             i += 1
             continue
         f = FENCE.match(line)

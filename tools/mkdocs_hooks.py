@@ -152,7 +152,7 @@ def on_page_markdown(markdown, page, config, files):
     (the notebook of the page's language), see it executed; and a line for run times.
     The install page also gets the table of torch versions each chapter ran on."""
     if compat.PLACEHOLDER in markdown:  # from the result files of real runs (tools/compat.py)
-        markdown = markdown.replace(compat.PLACEHOLDER, compat.table(Path(page.file.abs_src_path)))
+        markdown = compat.fill(markdown, Path(page.file.abs_src_path))
     found = _chapter_of(page)
     if not found:
         return markdown
