@@ -122,7 +122,7 @@ def _run_sh(code: str, env: dict) -> tuple[str, str | None]:
 
 
 # How a check may fail on a starter: the starter's own exception (NotImplementedError from the
-# part left to write, or any exception raised while the starter itself runs), or an assertion
+# part left to write, or any exception raised in the starter's lines, e.g. a bug to fix), or an assertion
 # that says what is wrong. Anything else (a NameError in the check…) is a broken exercise.
 def _run_exercise(unit: Unit, main: dict, cwd: Path) -> tuple[str | None, str]:
     """(check_error, starter): the check on the solution, in the chapter's namespace; then the
@@ -150,7 +150,12 @@ def _run_exercise(unit: Unit, main: dict, cwd: Path) -> tuple[str | None, str]:
         if isinstance(e, AssertionError) and not str(e).strip():
             return check_error, "!a bare assert of the check failed: give it a message saying what is wrong"
         return check_error, f"the check fails: {type(e).__name__}: {e}"
-    except Exception:
+    except Exception as e:
+        # raised inside the starter's code (a bug to fix), called from the check: the starter's own
+        page_lines = [n for f, n in traceback.walk_tb(e.__traceback__) if f.f_code.co_filename == rel(unit.page)]
+        starter_lines = range(unit.starter.line, unit.starter.line + unit.starter.body.count("\n") + 1)
+        if page_lines and page_lines[-1] in starter_lines:
+            return check_error, f"the starter raises {type(e).__name__}: {e}"
         return check_error, ("!the check fails on the starter with another error than NotImplementedError or "
                              "an AssertionError with a message:\n" + traceback.format_exc(limit=-2))
     return check_error, ""
@@ -203,7 +208,10 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
             if run.error:
                 break
         if unit.check is not None and not run.error:
-            run.check_error, run.starter = _run_exercise(unit, main.__dict__, cwd.with_name(cwd.name + "-starter"))
+            try:
+                run.check_error, run.starter = _run_exercise(unit, main.__dict__, cwd.with_name(cwd.name + "-starter"))
+            except BaseException:  # SystemExit from a starter: a failure, not the chapter's quiet end
+                run.error = "running the exercise's starter and check failed:\n" + traceback.format_exc(limit=-8)
         run.seconds = time.perf_counter() - start
         run.cuda_bytes = max([_cuda_peak()] + [int(p.read_text() or 0) for p in probe_dir.iterdir()])
         run.figures = [str(p) for p in figures.produced(cwd)]
