@@ -424,3 +424,15 @@ def test_the_runner_proves_both_directions_of_every_exercise(tmp_path, changes, 
             'the starter raises TypeError: can only concatenate list (not "int") to list')
     else:
         assert len(found) == 1 and words in found[0] and 'page.md, exercise "Exercise 1" (line 5)' in found[0], found
+
+
+def test_a_notebook_has_the_exercise_to_run_and_its_solution_folded(tmp_path):
+    from tools import make_notebooks
+
+    cells = make_notebooks.cells_of(page(tmp_path, EXERCISE))
+    code = [c for c in cells if c.cell_type == "code"]
+    assert [c.metadata.get("tags") for c in code] == [["exercise"], ["exercise-check", "raises-exception"], None]
+    assert code[2].metadata["jupyter"] == {"source_hidden": True} and code[2].source.startswith("def double")
+    assert "<!--solution-->" not in "".join(c.source for c in cells) and "**Solution**" in cells[-2].source
+    nb = make_notebooks.nbformat.v4.new_notebook(cells=cells)
+    assert make_notebooks.code_cells(nb) == [code[2]]  # only the solution carries the run's output
