@@ -81,6 +81,22 @@ def test_an_exercise_is_standalone(unit):
     assert not found, "\n".join(found)
 
 
+EXERCISE_HEADING = {"ko": "## 연습 문제", "en": "## Exercises"}
+
+
+@pytest.mark.parametrize("page", ALL_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_exercises_end_the_page_two_to_four_of_them(page):
+    found = exercises(page)
+    if not found:
+        return
+    lang = page.relative_to(DOCS).parts[0]
+    lines = page.read_text(encoding="utf-8").splitlines()
+    h2 = [n for n, line in enumerate(lines, 1) if line.startswith("## ")]
+    assert lines[h2[-1] - 1] == EXERCISE_HEADING[lang], f"{rel(page)}: the last section must be {EXERCISE_HEADING[lang]!r}"
+    assert all(u.starter.line > h2[-1] for u in found), f"{rel(page)}: an exercise outside {EXERCISE_HEADING[lang]!r}"
+    assert 2 <= len(found) <= 4, f"{rel(page)} has {len(found)} exercises; a chapter has 2 to 4"
+
+
 def test_the_standalone_check_catches_a_borrowed_name():
     assert undefined_names("import torch\nprint(model(torch.ones(1)))\n", "x.py") == [
         "x.py:2:7: undefined name 'model'"]
