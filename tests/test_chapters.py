@@ -51,6 +51,18 @@ def test_unit(runs, unit):
     assert not found, "\n".join(found)
 
 
+EXERCISES = [(page, i) for page, i in UNITS if all_units(page)[i].check is not None]
+
+
+@pytest.mark.parametrize("unit", EXERCISES, ids=lambda u: f"{chapter(u[0])}:exercise:{all_units(u[0])[u[1]].starter.line}")
+def test_exercise(runs, unit):
+    """Both directions: the check passes on the solution and fails on the starter (with the
+    starter's exception or an assertion message), in a namespace of the starter's own."""
+    page, i = unit
+    found = runner.exercise_problems(all_units(page)[i], runs[page], i)
+    assert not found, "\n".join(found)
+
+
 @pytest.mark.parametrize("page", CHAPTERS, ids=chapter)
 def test_chapter_stayed_offline(runs, page):
     assert not runs[page].blocked, f"{rel(page)} tried the network: {runs[page].blocked}"

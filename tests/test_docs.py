@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tools import extract_snippets
-from tools.docs_pages import DOCS, ROOT, LANGS, all_units, codeblocks_units, pages, rel, scan_fences, twin
+from tools.docs_pages import DOCS, ROOT, LANGS, all_units, codeblocks_units, exercises, pages, rel, scan_fences, twin
 
 ALL_PAGES = [p for lang in LANGS for p in pages(lang)]
 
@@ -43,7 +43,7 @@ def test_every_page_exists_in_both_languages(lang):
 @pytest.mark.parametrize("page", pages("ko"), ids=lambda p: str(p.relative_to(DOCS / "ko")))
 def test_ko_and_en_show_the_same_code_and_outputs(page):
     def shown(p):
-        return [(f.info, f.body) for f in scan_fences(p) if f.kind in ("run", "output")]
+        return [(f.info, f.body) for f in scan_fences(p) if f.kind in ("run", "output", "starter", "check")]
 
     ko, en = shown(page), shown(twin(page, "en"))
     for i, (a, b) in enumerate(zip(ko, en), 1):
@@ -67,6 +67,34 @@ def test_snippet_is_standalone(snippet):
     # files; this is the other half: no unit borrows a name from an earlier one.
     problems = undefined_names(snippet.read_text(encoding="utf-8"), rel(snippet))
     assert not problems, "\n".join(problems)
+
+
+EXERCISES = [u for p in pages("ko") for u in exercises(p)]
+
+
+@pytest.mark.parametrize("unit", EXERCISES, ids=lambda u: f"{u.page.stem}:{u.starter.line}")
+def test_an_exercise_is_standalone(unit):
+    # A reader pastes the starter and the check (or the solution and the check) into an empty
+    # notebook: neither pair may borrow a name from the chapter.
+    found = undefined_names(unit.starter.body + unit.check.body, f"{unit.exercise}, starter + check")
+    found += undefined_names(unit.code + unit.check.body, f"{unit.exercise}, solution + check")
+    assert not found, "\n".join(found)
+
+
+EXERCISE_HEADING = {"ko": "## 연습 문제", "en": "## Exercises"}
+
+
+@pytest.mark.parametrize("page", ALL_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_exercises_end_the_page_two_to_four_of_them(page):
+    found = exercises(page)
+    if not found:
+        return
+    lang = page.relative_to(DOCS).parts[0]
+    lines = page.read_text(encoding="utf-8").splitlines()
+    h2 = [n for n, line in enumerate(lines, 1) if line.startswith("## ")]
+    assert lines[h2[-1] - 1] == EXERCISE_HEADING[lang], f"{rel(page)}: the last section must be {EXERCISE_HEADING[lang]!r}"
+    assert all(u.starter.line > h2[-1] for u in found), f"{rel(page)}: an exercise outside {EXERCISE_HEADING[lang]!r}"
+    assert 2 <= len(found) <= 4, f"{rel(page)} has {len(found)} exercises; a chapter has 2 to 4"
 
 
 def test_the_standalone_check_catches_a_borrowed_name():

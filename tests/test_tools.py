@@ -391,3 +391,109 @@ def test_the_version_selector_is_only_asked_for_where_mike_builds():
     assert "version" not in version_selector.on_config(plain).extra
     mike = SimpleNamespace(plugins={"mike": object()}, extra={"version": {"provider": "mike"}})
     assert version_selector.on_config(mike).extra["version"] == {"provider": "mike"}
+
+
+EXERCISE = '''# T
+
+## Exercise 1
+
+```{.python .exercise}
+def double(x):
+    raise NotImplementedError("exercise: return twice x")
+```
+
+```{.python .check}
+assert double(3) == 6, f"double(3) should be 6, got {double(3)}"
+print("ok")
+```
+
+??? success "Solution"
+
+    <!--solution-->
+    ```python
+    def double(x):
+        return 2 * x
+
+
+    print(double(2))
+    ```
+
+    <!--pytest-codeblocks:expected-output-->
+    ```text
+    4
+    ```
+'''
+
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("# T\n\n```{.python .check}\nassert 1\n```\n", 3, "without its exercise"),
+        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```python\nx\n```\n", 3, "followed by its check"),
+        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```{.python .check}\nassert x, 'x'\n```\n", 7,
+         "has no solution"),
+        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```{.python .check}\nassert x, 'x'\n```\n\n```python\nx\n```\n",
+         7, "followed by its solution"),
+        ("# T\n\n<!--solution-->\n```python\nx = 1\n```\n", 4, "without its exercise"),
+        ("# T\n\n<!--solution-->\n```text\nx\n```\n", 4, "a solution is a ```python fence"),
+    ],
+)
+def test_the_fence_guard_knows_an_exercise_is_starter_check_solution(tmp_path, text, line, words):
+    with pytest.raises(DocsError, match=rf":{line}: .*{words}"):
+        scan_fences(page(tmp_path, text))
+
+
+def test_an_exercise_is_its_solution_unit_and_pytest_codeblocks_runs_only_that(tmp_path):
+    p = page(tmp_path, EXERCISE)
+    [unit] = all_units(p)
+    assert unit.check.body.startswith("assert double(3)") and unit.starter.body.startswith("def double")
+    assert unit.expected_output == "4\n" and 'exercise "Exercise 1" (line 5)' in unit.exercise
+    assert [(n, s) for n, s, _, _ in codeblocks_units(p)] == [(unit.lineno, "python")]
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ([], None),
+        ([('raise NotImplementedError("exercise: return twice x")', "return x + x")], "the check accepts the starter"),
+        ([('raise NotImplementedError("exercise: return twice x")', "return x + 1"),
+          (', f"double(3) should be 6, got {double(3)}"', "")], "a bare assert"),
+        # a check that leans on a name only the solution defines: NameError on the starter
+        ([("assert double(3) == 6", "assert TWICE * 3 == double(3)"), ("return 2 * x", "return TWICE * x\n    TWICE = 2")],
+         "another error than NotImplementedError"),
+        ([("return 2 * x", "return 3 * x"), ("print(double(2))", "print(double(2) - 2)")],
+         "the check fails on the solution"),
+        # a bug in the starter's own code, found when the check calls it: the starter's exception
+        ([('raise NotImplementedError("exercise: return twice x")', "return [x] + x")], None),
+    ],
+)
+def test_the_runner_proves_both_directions_of_every_exercise(tmp_path, changes, words):
+    from tools import runner
+
+    text = EXERCISE
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
+    p = page(tmp_path, text)
+    runs = runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p]
+    [unit] = all_units(p)
+    assert runner.problems(unit, runs, 0) == []  # the solution ran and printed what is shown
+    found = runner.exercise_problems(unit, runs, 0)
+    if words is None:
+        assert found == [] and runs.units[0].starter in (
+            "the check fails: NotImplementedError: exercise: return twice x",
+            'the starter raises TypeError: can only concatenate list (not "int") to list')
+    else:
+        assert len(found) == 1 and words in found[0] and 'page.md, exercise "Exercise 1" (line 5)' in found[0], found
+
+
+def test_a_notebook_has_the_exercise_to_run_and_its_solution_folded(tmp_path):
+    from tools import make_notebooks
+
+    cells = make_notebooks.cells_of(page(tmp_path, EXERCISE))
+    code = [c for c in cells if c.cell_type == "code"]
+    assert [c.metadata.get("tags") for c in code] == [["exercise"], ["exercise-check", "raises-exception"], None]
+    assert code[2].metadata["jupyter"] == {"source_hidden": True} and code[2].source.startswith("def double")
+    assert "<!--solution-->" not in "".join(c.source for c in cells) and "**Solution**" in cells[-2].source
+    nb = make_notebooks.nbformat.v4.new_notebook(cells=cells)
+    assert make_notebooks.code_cells(nb) == [code[2]]  # only the solution carries the run's output

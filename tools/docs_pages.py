@@ -2,7 +2,10 @@
 
 A page is a list of fences (with their bodies, dedented as pytest-codeblocks dedents them)
 grouped into runnable units: a ```python or ```sh block, the ```python blocks chained to it
-with <!--pytest-codeblocks:cont-->, and the ```text block shown as its output. The fence
+with <!--pytest-codeblocks:cont-->, and the ```text block shown as its output. An exercise is
+three fences and one marker: a ```{.python .exercise} starter, a ```{.python .check} check
+(both never run by pytest-codeblocks: the check must fail on the starter), then
+<!--solution--> and the solution, an ordinary ```python unit that carries the two. The fence
 guard raises on anything pytest-codeblocks would skip silently (`~~~`, `py`, titles…), and
 tests/test_docs.py checks the units against pytest-codeblocks' own parser, so what we run,
 extract and compare is exactly what `pytest --codeblocks` runs. Page → URL lives here too.
@@ -32,6 +35,11 @@ ALLOWED_MARKERS = {"cont", "expected-output"}
 # within the tolerance written there and the rest of its text exactly; the site and the
 # notebooks say under the output that it varies (varies_note).
 VARIES = re.compile(r"^<!--\s*output-varies:\s*(.*?)\s*-->$")
+# An exercise (README "Working on a page"): the starter the reader copies, the check that must
+# fail on it (the runner proves that, in a namespace of its own), and after <!--solution--> the
+# solution: a ```python unit, so a reader's `pytest --codeblocks` runs it like any other block.
+EXERCISE_CLASS = re.compile(r"^\{\s*\.python\s+\.(exercise|check)\s*\}$")
+SOLUTION = re.compile(r"^<!--\s*solution\s*-->$")
 OPEN_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 
 
@@ -129,6 +137,7 @@ class Fence:
     cont: bool = False  # chained to the previous unit with <!--pytest-codeblocks:cont-->
     body: str = ""  # the code, dedented like pytest-codeblocks does, ending in a newline
     tolerance: Tolerance | None = None  # an output shown after <!--output-varies: ...-->
+    solution: bool = False  # a ```python fence after <!--solution-->: an exercise's solution
 
 
 @dataclass
@@ -139,6 +148,15 @@ class Unit:
     fences: list[Fence]  # the first fence and its `cont` fences: one notebook cell each
     expected_output: str | None = None  # the ```text shown after it, if any
     tolerance: Tolerance | None = None  # set when that output varies by CPU (VARIES)
+    starter: Fence | None = None  # set on an exercise's solution: its ```{.python .exercise}
+    check: Fence | None = None  # ... and its ```{.python .check}
+
+    @property
+    def exercise(self) -> str | None:
+        """For an exercise's solution: "page.md, exercise "<heading>" (line N)", the name a failure uses."""
+        if self.starter is None:
+            return None
+        return f'{rel(self.page)}, exercise "{heading_before(self.page, self.starter.line)}" (line {self.starter.line})'
 
     def output_difference(self, printed: str) -> str | None:
         """None when `printed` is what the page shows (within its tolerance); else the first
@@ -210,6 +228,7 @@ def scan_fences(page: Path) -> list[Fence]:
     lines = page.read_text(encoding="utf-8").splitlines()
     fences: list[Fence] = []
     pending = None  # marker waiting for its fence: (keyword, line, tolerance)
+    exercise = None  # the exercise fences seen so far, waiting for the rest: ("starter"|"check", line)
     i = 0
     while i < len(lines):
         text = lines[i].strip()
@@ -220,6 +239,10 @@ def scan_fences(page: Path) -> list[Fence]:
                 pending = ("varies", n, Tolerance.parse(v.group(1)))
             except ValueError as e:
                 raise DocsError(page, n, f"output-varies marker: {e}") from None
+            i += 1
+            continue
+        if SOLUTION.match(text):
+            pending = ("solution", n, None)
             i += 1
             continue
         m = MARKER.match(text)
@@ -256,6 +279,10 @@ def scan_fences(page: Path) -> list[Fence]:
             kind = "run"
         elif keyword == "cont":
             raise DocsError(page, n, f"<!--pytest-codeblocks:cont--> before a ```{info} fence")
+        elif keyword == "solution":
+            raise DocsError(page, n, f"<!--solution--> before a ```{info} fence; a solution is a ```python fence")
+        elif EXERCISE_CLASS.match(info):
+            kind = "starter" if EXERCISE_CLASS.match(info).group(1) == "exercise" else "check"
         elif info in NON_RUN or NO_RUN_CLASS.match(info):
             kind = "non-run"
         else:
@@ -268,6 +295,16 @@ def scan_fences(page: Path) -> list[Fence]:
             )
         if keyword == "cont" and info != "python":
             raise DocsError(page, n, "only ```python blocks can continue a unit")
+        # an exercise is exactly: starter, check, <!--solution--> ```python (other fences between are errors)
+        want = {None: "starter", "starter": "check", "check": "solution"}[exercise[0] if exercise else None]
+        got = "solution" if keyword == "solution" else kind
+        if exercise and got != want and not (want == "solution" and kind == "non-run"):
+            raise DocsError(page, exercise[1], f"an exercise's {exercise[0]} fence must be followed by its {want} "
+                            + ("(<!--solution--> and a ```python fence)" if want == "solution" else
+                               "(a ```{.python .check} fence)") + f", found ```{info} at line {n}")
+        if not exercise and got in ("check", "solution"):
+            raise DocsError(page, n, f"a {got} without its exercise: a ```{{.python .exercise}} starter comes first")
+        exercise = None if got == "solution" else (got, n) if got in ("starter", "check") else exercise
         pending = None
         indent, body = len(f.group(1)), []
         i += 1
@@ -280,24 +317,36 @@ def scan_fences(page: Path) -> list[Fence]:
             i += 1
         else:
             raise DocsError(page, n, "fence is never closed")
-        fences.append(Fence(n, info, kind, keyword == "cont", "".join(body), tolerance))
+        fences.append(Fence(n, info, kind, keyword == "cont", "".join(body), tolerance, keyword == "solution"))
         i += 1
     if pending:
         raise DocsError(page, pending[1], "a marker at the end of the page has no fence")
+    if exercise:
+        raise DocsError(page, exercise[1], f"an exercise's {exercise[0]} fence has no solution after it")
     return fences
 
 
 def all_units(page: Path) -> list[Unit]:
     """Every runnable unit of a page in order: ```python and ```sh/```bash."""
     out: list[Unit] = []
+    exercise: list[Fence] = []  # the starter and check waiting for their solution
     for f in scan_fences(page):
         if f.kind == "run" and f.cont:
             out[-1].fences.append(f)
         elif f.kind == "run":
             out.append(Unit(page, [f]))
+            if f.solution:
+                out[-1].starter, out[-1].check = exercise
         elif f.kind == "output":
             out[-1].expected_output, out[-1].tolerance = f.body, f.tolerance
+        elif f.kind in ("starter", "check"):
+            exercise = [f] if f.kind == "starter" else [*exercise, f]
     return out
+
+
+def exercises(page: Path) -> list[Unit]:
+    """A page's exercises, each as its solution's unit (with .starter and .check)."""
+    return [u for u in all_units(page) if u.check is not None]
 
 
 def units(page: Path) -> list[Unit]:

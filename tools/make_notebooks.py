@@ -11,6 +11,9 @@ are left out (the cells carry their outputs); other fences stay as code shown in
 inlined), and links point at the published site so they work in Colab. The first code
 cell installs the pinned packages (tagged "install": the only cell the tests skip). The cells of an
 output that varies by CPU are tagged "nbval-ignore-output": a reader's nbval run still runs them.
+An exercise gives a starter cell and a check cell (tagged "raises-exception": it fails until the
+reader solves it, and Jupyter's nbclient and nbval carry on past it), both without outputs; its
+solution is the unit's code cell, collapsed (`jupyter.source_hidden`) under its "풀이"/"Solution" title.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.docs_pages import (DOCS, LANGS, NOTEBOOKS, RECORD, ROOT, VARIES, DocsError, Tolerance, lang_of, notebook_path,
+from tools.docs_pages import (DOCS, EXERCISE_CLASS, LANGS, NOTEBOOKS, RECORD, ROOT, SOLUTION, VARIES, DocsError, Tolerance, lang_of, notebook_path,
                               pages, rel, twin, units, varies_note)
 from tools.docs_pages import url as page_url
 from tools.extract_snippets import write_atomically
@@ -31,6 +34,7 @@ from tools.compat import PLACEHOLDER
 
 INSTALL_TAG = "install"
 VARIES_TAG = "nbval-ignore-output"
+EXERCISE_TAGS = {"exercise": ["exercise"], "check": ["exercise-check", "raises-exception"]}
 MARKER = re.compile(r"^\s*<!--\s*pytest-codeblocks:(.*?)\s*-->\s*$")
 BLOCK_START = re.compile(r'^(\s*)(!!!|\?\?\?\+?|===)\s*([\w-]*)\s*(?:"(.*)")?\s*$')
 FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")
@@ -139,6 +143,10 @@ def cells_of(page: Path) -> list:
 
     while i < len(lines):
         line = lines[i]
+        if SOLUTION.match(line.strip()):
+            pending = "solution"
+            i += 1
+            continue
         m = MARKER.match(line) or VARIES.match(line.strip())
         if m:
             pending = m.group(1) if m.re is MARKER else Tolerance.parse(m.group(1))
@@ -167,10 +175,14 @@ def cells_of(page: Path) -> list:
             pass  # the notebook prints its own output
         elif isinstance(pending, Tolerance):  # an output that varies: the cell shows it, this says so
             prose.append(f"*{varies_note(lang_of(page), pending)}*")
-        elif info == "python":
+        elif info == "python" or EXERCISE_CLASS.match(info):
             flush()
             source = "\n".join(ANNOTATION.sub("", b) for b in body)
             cells.append(nbformat.v4.new_code_cell(source))
+            if EXERCISE_CLASS.match(info):  # the reader's cells: run by the reader, no stored output
+                cells[-1].metadata["tags"] = list(EXERCISE_TAGS[EXERCISE_CLASS.match(info).group(1)])
+            elif pending == "solution":  # not spoiled: collapsed until the reader opens it
+                cells[-1].metadata["jupyter"] = {"source_hidden": True}
         else:
             lang = re.sub(r"^\{\s*\.(\w+).*\}$", r"\1", info)
             prose.extend([f"```{lang}", *body, "```"])
@@ -211,7 +223,10 @@ def notebook(page: Path):
 
 
 def code_cells(nb) -> list:
-    return [c for c in nb.cells if c.cell_type == "code" and INSTALL_TAG not in c.metadata.get("tags", [])]
+    """The cells that carry a unit's code and outputs (not the install cell, nor an exercise's
+    starter and check, which the reader runs)."""
+    skip = {INSTALL_TAG, "exercise", "exercise-check"}
+    return [c for c in nb.cells if c.cell_type == "code" and not skip & set(c.metadata.get("tags", []))]
 
 
 def fill(nb, printed: list[str], record: dict | None):

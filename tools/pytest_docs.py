@@ -75,13 +75,14 @@ def pytest_runtest_call(item):
 def pytest_terminal_summary(terminalreporter, config):
     from tools.docs_pages import DocsError, all_units, pages, scan_fences
 
-    kinds, n_units, errors = Counter(), Counter(), []
+    kinds, n_units, n_exercises, errors = Counter(), Counter(), Counter(), []
     for lang in ("ko", "en"):
         for page in pages(lang):
             try:
                 for f in scan_fences(page):
                     kinds[f"{f.kind} {f.info}"] += 1
                 n_units[lang] += len(all_units(page))
+                n_exercises[lang] += sum(u.check is not None for u in all_units(page))
             except DocsError as e:
                 errors.append(str(e))
     ran = Counter(
@@ -94,6 +95,8 @@ def pytest_terminal_summary(terminalreporter, config):
     tr.section("docs code blocks")
     tr.write_line("fences: " + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())))
     tr.write_line(f"runnable units: ko {n_units['ko']}, en {n_units['en']} (the same code: the ko page runs)")
+    tr.write_line(f"exercises: ko {n_exercises['ko']}, en {n_exercises['en']} "
+                  "(each proven both ways by tools/runner.py: tests/test_chapters.py::test_exercise)")
     tr.write_line(
         f"units run by tools/runner.py in this session: {sum(ran.values())} "
         f"(passed {ran['passed']}, failed {ran['failed']}, skipped {ran['skipped']})"

@@ -10,7 +10,10 @@ A chapter runs in its own process, forked from a server that has already importe
 namespace (`__main__`, as in a Jupyter kernel). Each unit starts in an empty working
 directory, so a unit can't read a file an earlier one wrote: with tests/test_docs.py's check
 that no snippet uses a name it doesn't define, that is what makes every snippet standalone.
-What each cell prints, every PNG a unit saves, the network attempts and (REQUIRE_CUDA=1) the
+An exercise's solution (tools/docs_pages.py) is a unit like the others; after it, its check runs
+in the chapter's namespace (solution + check must pass), and its starter + check run in a fresh
+namespace and working directory (they must fail: with the starter's exception, or an assertion
+of the check that says what is wrong). What each cell prints, every PNG a unit saves, the network attempts and (REQUIRE_CUDA=1) the
 CUDA memory each unit allocated are recorded. The tests (tests/test_chapters.py), `make
 outputs` (tools/outputs.py), `make bench` and the GPU job all read these results; nothing else
 runs page code.
@@ -53,6 +56,8 @@ class UnitRun:
     error: str | None = None
     cuda_bytes: int = 0
     figures: list[str] = field(default_factory=list)  # PNGs it saved, in the chapter's run dir
+    check_error: str | None = None  # an exercise's solution: its check failed on it
+    starter: str | None = None  # ... and how its check failed on the starter ("" when it passed)
 
     @property
     def output(self) -> str:
@@ -116,6 +121,46 @@ def _run_sh(code: str, env: dict) -> tuple[str, str | None]:
     return proc.stdout, err
 
 
+# How a check may fail on a starter: the starter's own exception (NotImplementedError from the
+# part left to write, or any exception raised in the starter's lines, e.g. a bug to fix), or an assertion
+# that says what is wrong. Anything else (a NameError in the check…) is a broken exercise.
+def _run_exercise(unit: Unit, main: dict, cwd: Path) -> tuple[str | None, str]:
+    """(check_error, starter): the check on the solution, in the chapter's namespace; then the
+    starter and check in a namespace and working directory of their own."""
+    def run(fence, namespace):
+        code = compile("\n" * fence.line + fence.body, rel(unit.page), "exec")
+        with contextlib.redirect_stdout(io.StringIO()), tempfile.TemporaryFile() as err, _stderr_into(err):
+            exec(code, namespace)
+
+    try:
+        run(unit.check, main)
+        check_error = None
+    except Exception:
+        check_error = traceback.format_exc(limit=-4)
+    cwd.mkdir()
+    os.chdir(cwd)
+    fresh = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        run(unit.starter, fresh)
+    except Exception as e:
+        return check_error, f"the starter raises {type(e).__name__}: {e}"
+    try:
+        run(unit.check, fresh)
+    except (NotImplementedError, AssertionError) as e:
+        if isinstance(e, AssertionError) and not str(e).strip():
+            return check_error, "!a bare assert of the check failed: give it a message saying what is wrong"
+        return check_error, f"the check fails: {type(e).__name__}: {e}"
+    except Exception as e:
+        # raised inside the starter's code (a bug to fix), called from the check: the starter's own
+        page_lines = [n for f, n in traceback.walk_tb(e.__traceback__) if f.f_code.co_filename == rel(unit.page)]
+        starter_lines = range(unit.starter.line, unit.starter.line + unit.starter.body.count("\n") + 1)
+        if page_lines and page_lines[-1] in starter_lines:
+            return check_error, f"the starter raises {type(e).__name__}: {e}"
+        return check_error, ("!the check fails on the starter with another error than NotImplementedError or "
+                             "an AssertionError with a message:\n" + traceback.format_exc(limit=-2))
+    return check_error, ""
+
+
 def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
     """The chapter's process: run every unit, send back a list of UnitRun dicts."""
     import torch
@@ -162,6 +207,11 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
             run.cells.append(out.getvalue())
             if run.error:
                 break
+        if unit.check is not None and not run.error:
+            try:
+                run.check_error, run.starter = _run_exercise(unit, main.__dict__, cwd.with_name(cwd.name + "-starter"))
+            except BaseException:  # SystemExit from a starter: a failure, not the chapter's quiet end
+                run.error = "running the exercise's starter and check failed:\n" + traceback.format_exc(limit=-8)
         run.seconds = time.perf_counter() - start
         run.cuda_bytes = max([_cuda_peak()] + [int(p.read_text() or 0) for p in probe_dir.iterdir()])
         run.figures = [str(p) for p in figures.produced(cwd)]
@@ -257,6 +307,21 @@ def problems(unit: Unit, run: ChapterRun, index: int, compare: bool = True) -> l
     return found
 
 
+def exercise_problems(unit: Unit, run: ChapterRun, index: int) -> list[str]:
+    """What is wrong with an exercise (its solution is units[index]): the check fails on the
+    solution, or doesn't fail on the starter the way a reader needs."""
+    if index >= len(run.units) or run.units[index].error:
+        return [f"{unit.exercise}: its solution did not run (see {unit.where})"]
+    r, found = run.units[index], []
+    if r.check_error:
+        found.append(f"{unit.exercise}: the check fails on the solution\n{r.check_error}")
+    if r.starter == "":
+        found.append(f"{unit.exercise}: the check accepts the starter; it must fail until the exercise is solved")
+    elif r.starter and r.starter.startswith("!"):
+        found.append(f"{unit.exercise}: {r.starter[1:]}")
+    return found
+
+
 # A CPU unlike this one, as far as one machine can show it: PyTorch's own kernels and oneDNN's
 # (convolutions) lowered to those of an x86-64 CPU without AVX, so every sum rounds differently.
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
@@ -301,7 +366,7 @@ def run_and_check(todo: list[Path], workers: int | None, keep: Path, compare: bo
     runs = run_chapters(todo, workers, keep)
     wall = time.perf_counter() - start
     failed = [p for page, run in runs.items() for i, u in enumerate(all_units(page))
-              for p in problems(u, run, i, compare=compare)]
+              for p in problems(u, run, i, compare=compare) + (exercise_problems(u, run, i) if u.check else [])]
     failed += [f"{rel(page)}: tried the network: {run.blocked}" for page, run in runs.items() if run.blocked]
     return runs, wall, failed
 
