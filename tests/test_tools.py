@@ -497,3 +497,25 @@ def test_a_notebook_has_the_exercise_to_run_and_its_solution_folded(tmp_path):
     assert "<!--solution-->" not in "".join(c.source for c in cells) and "**Solution**" in cells[-2].source
     nb = make_notebooks.nbformat.v4.new_notebook(cells=cells)
     assert make_notebooks.code_cells(nb) == [code[2]]  # only the solution carries the run's output
+
+
+def test_a_stored_figure_is_a_smaller_palette_png_showing_the_same_picture(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from tools import figures
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow(np.random.default_rng(0).normal(size=(40, 40)), cmap="RdBu")
+    ax.plot(np.sin(np.linspace(0, 6, 50)) * 10 + 20)
+    fig.savefig(tmp_path / "drawn.png", dpi=80)
+    fig.savefig(tmp_path / "clear.png", dpi=80, transparent=True)
+    plt.close(fig)
+    figures.store_compressed(tmp_path / "drawn.png", tmp_path / "stored.png")
+    assert (tmp_path / "stored.png").stat().st_size < (tmp_path / "drawn.png").stat().st_size
+    assert figures.difference(tmp_path / "drawn.png", tmp_path / "stored.png") is None
+    figures.store_compressed(tmp_path / "clear.png", tmp_path / "kept.png")  # transparency: as it is
+    assert (tmp_path / "kept.png").read_bytes() == (tmp_path / "clear.png").read_bytes()

@@ -4,7 +4,7 @@
 image arrives, so the text does not jump while a page loads (the theme's `height: auto` and
 `max-width: 100%` still scale it). `loading="lazy"` keeps figures further down the page out
 of a first visit until the reader scrolls towards them; the first figure, often in view at
-once, loads as before.
+once, loads as before (on a chapter page; a notebook view's figures are all further down).
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ def on_page_content(html, page, config, files):
         if not size:
             return tag
         seen += 1
-        extra = f' width="{size[0]}" height="{size[1]}"' + (' loading="lazy"' if seen > 1 else "")
+        # a notebook view opens on its title, intro and install cell: no figure is in view at first
+        lazy = seen > 1 or page.file.src_uri.endswith(".ipynb")
+        extra = f' width="{size[0]}" height="{size[1]}"' + (' loading="lazy"' if lazy else "")
         return tag[:4] + extra + tag[4:]
 
     return IMG.sub(sized, html)
