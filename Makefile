@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # from the venv on every machine, not only where someone activated it.
 WITH_VENV := PATH="$(abspath $(VENV))/bin:$$PATH"
 export NO_MKDOCS_2_WARNING := 1
-# axe-core, pinned (tools/accessibility.py names the same version; its test compares them).
+# axe-core, pinned (tools/checks/accessibility.py names the same version; its test compares them).
 AXE_VERSION := 4.14.1
 AXE := .cache/axe-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
 # The site's version name for mike: the torch minor release pinned in requirements.txt.
@@ -76,18 +76,18 @@ build: $(STAMP)
 	$(PY) -m mkdocs build --strict
 
 snippets: $(STAMP)
-	$(PY) -m tools.extract_snippets
-	$(PY) -m tools.make_notebooks
+	$(PY) -m tools.pages.extract_snippets
+	$(PY) -m tools.pages.make_notebooks
 
 diagrams: $(STAMP) browser
-	$(PY) -m tools.diagrams
+	$(PY) -m tools.pages.diagrams
 
 outputs: $(STAMP)
-	$(PY) -m tools.outputs $(PAGES)
-	$(PY) -m tools.extract_snippets
+	$(PY) -m tools.run.outputs $(PAGES)
+	$(PY) -m tools.pages.extract_snippets
 
 bench: $(STAMP)
-	$(PY) -m tools.runner --bench --suite
+	$(PY) -m tools.checks.bench --site --suite
 
 # Lighthouse comes from npm (a JavaScript package, no browser download): it drives our Chromium.
 LIGHTHOUSE := .cache/lighthouse/node_modules/.bin/lighthouse
@@ -105,11 +105,11 @@ axe: $(AXE)
 
 # The site `make test` published (build/publish/, tests/test_ci.py), measured as served.
 page-budget: browser $(LIGHTHOUSE)
-	$(PY) -m tools.page_budget --lighthouse
+	$(PY) -m tools.checks.page_budget --lighthouse
 
 # The search query set (tests/search_queries.yml + the glossary) on the site `make test` published.
 search-check: browser
-	$(PY) -m tools.search_check
+	$(PY) -m tools.checks.search_check
 
 # What the CI publish job runs: mike builds the site (strictly: mkdocs.yml says strict) and
 # commits it to gh-pages as <torch minor> with the alias latest, the default version.
@@ -120,7 +120,7 @@ publish: $(STAMP)
 # The publish job's own steps, in a scratch clone pushing to a local bare repository that
 # already holds an older version; then gh-pages served on http://127.0.0.1:8001.
 publish-local: $(STAMP)
-	$(PY) -m tools.publish_local --serve 8001
+	$(PY) -m tools.checks.publish_local --serve 8001
 
 # Which torch releases the chapters run on (issue: readers' environments): every chapter run
 # against another torch in its own venv, with the pins for everything else, writing
@@ -137,7 +137,7 @@ test-torch:
 	$(TORCH_VENV)/bin/pip install --quiet -r $(TORCH_VENV)/requirements-but-torch.txt
 	$(if $(filter none,$(TORCHVISION)),$(TORCH_VENV)/bin/pip uninstall --quiet --yes torchvision)
 	$(TORCH_VENV)/bin/pip install --quiet --upgrade $(TORCH_SPEC)
-	$(TORCH_VENV)/bin/python -m tools.compat
+	$(TORCH_VENV)/bin/python -m tools.run.compat
 
 version:
 	@echo $(VERSION)

@@ -6,8 +6,8 @@ test file runs alone (`.venv/bin/pytest tests/test_site.py` pays only for the bu
 
 | job                    | what it runs                                         | fixture        |
 |------------------------|------------------------------------------------------|----------------|
-| chapters               | the selected chapters' one run (tools/runner.py)     | `chapter_runs` |
-| publish                | the CI publish job's steps (tools/publish_local.py)  | `published`    |
+| chapters               | the selected chapters' one run (tools/run/runner.py)     | `chapter_runs` |
+| publish                | the CI publish job's steps (tools/checks/publish_local.py)  | `published`    |
 | <test module>          | its `pytestmark = pytest.mark.background(start=fn)`: | `started_here` |
 |                        | `fn(folder)`, e.g. a script's training run           |                |
 
@@ -44,12 +44,12 @@ class Jobs:
             return self.started[name]
 
     def chapters(self, pages):
-        from tools import runner
+        from tools.run import runner
 
         return self.start("chapters", runner.run_chapters, sorted(pages), None, self.folder / "runs", STOP)
 
     def publish(self):
-        from tools import publish_local  # not on the GPU machine's path: it needs MkDocs
+        from tools.checks import publish_local  # not on the GPU machine's path: it needs MkDocs
 
         return self.start("publish", publish_local.publish)
 
@@ -136,7 +136,7 @@ def started_here(request):
 
 @pytest.fixture(scope="session")
 def published():
-    from tools import publish_local
+    from tools.checks import publish_local
 
     try:
         return JOBS.publish().result()

@@ -3,7 +3,7 @@ Makefile) finds nothing on any page of the site the publish steps built, 404 inc
 light and the dark palette; a keyboard reaches every control of a chapter page, in document
 order, each with a visible focus ring.
 
-The audit of every page (tools/accessibility.py) is the expensive part, ~1.6 s of CPU per page
+The audit of every page (tools/checks/accessibility.py) is the expensive part, ~1.6 s of CPU per page
 for both palettes: it runs in its own process with two browsers, started in the background
 as soon as the build is done (tests/conftest.py's third lane starts it and moves on), so it
 overlaps the other tests; the tests here read its report. A page whose HTML, assets, axe,
@@ -25,11 +25,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tools import accessibility, browser as browser_tools, publish_local
-from tools.docs_pages import DOCS, ROOT, pages
-from tools.docs_pages import url as url_of
+from tools import facts
+from tools.checks import accessibility
+from tools import browser as browser_tools
+from tools.pages.docs_pages import DOCS, ROOT, pages
+from tools.pages.docs_pages import url as url_of
 
-VERSION = publish_local.torch_minor()
+VERSION = facts.torch_minor()
 SHOTS = ROOT / "build" / "screenshots"
 NOTEBOOKS = sorted(DOCS.glob("*/notebooks/**/*.ipynb"))
 EXPECTED = [url_of(p) for p in pages("ko") + pages("en") + NOTEBOOKS] + ["404.html"]
@@ -38,9 +40,9 @@ EXPECTED = [url_of(p) for p in pages("ko") + pages("en") + NOTEBOOKS] + ["404.ht
 def start_in_background(folder: Path):
     """Audit every page of this session's build (conftest starts this once the build is
     done, when build/publish/latest points at it), in a process of its own."""
-    www = publish_local.LATEST.resolve() / "www"
+    www = facts.LATEST.resolve() / "www"
     out, log = folder / "axe.json", (folder / "axe.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "tools.accessibility", "--www", str(www), "--json", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "tools.checks.accessibility", "--www", str(www), "--json", str(out)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     atexit.register(proc.kill)  # a session that ends early (-x, -k) does not leave it running
     return www, proc, out, folder / "axe.log"
@@ -98,7 +100,7 @@ def test_a_page_keeps_its_cached_result_only_while_nothing_it_shows_changed(tmp_
 
 @pytest.mark.parametrize("path", EXPECTED, ids=[p or "home" for p in EXPECTED])
 def test_no_axe_violation_in_either_palette(report, path):
-    url = f"{publish_local.site_path()}{VERSION}/{path}"  # as served (the audit's own server)
+    url = f"{facts.site_path()}{VERSION}/{path}"  # as served (the audit's own server)
     found = [p for p in report["pages"] if p["path"] == path]
     assert {p["palette"] for p in found} == {"light", "dark"}, f"{url} was not audited in both palettes"
     problems = [f"{url} ({p['palette']} palette): {v['id']} on {v['nodes']} element(s), first "
@@ -122,7 +124,7 @@ class CanaryHandler(accessibility.Quiet):
     def do_GET(self):
         if not urlsplit(self.path).path.endswith("/" + CANARY):
             return super().do_GET()
-        page = Path(self.directory, publish_local.site_path().strip("/"), VERSION, "404.html").read_text(encoding="utf-8")
+        page = Path(self.directory, facts.site_path().strip("/"), VERSION, "404.html").read_text(encoding="utf-8")
         body = page.replace('<article class="md-content__inner md-typeset">',
                             '<article class="md-content__inner md-typeset">' + DEFECTS, 1).encode()
         assert DEFECTS.encode() in body
@@ -138,7 +140,7 @@ def served(published):
     """The base URL of this build's version folder (404 page defects at CANARY)."""
     server = browser_tools.QuietServer(("127.0.0.1", 0), functools.partial(CanaryHandler, directory=str(published["www"])))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}{publish_local.site_path()}{VERSION}/"
+    yield f"http://127.0.0.1:{server.server_address[1]}{facts.site_path()}{VERSION}/"
     server.shutdown()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tools.docs_pages import units
+from tools.pages.docs_pages import units
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "snippets" / "attention"

@@ -1,5 +1,5 @@
 """Every runnable unit of every page, executed once per session by the one runner
-(tools/runner.py): a chapter's units in page order in one process, as its notebook runs.
+(tools/run/runner.py): a chapter's units in page order in one process, as its notebook runs.
 
 Each unit is its own test: it ran, printed exactly the output the page shows, saved figures
 that match the stored ones, and (REQUIRE_CUDA=1, `make test-gpu`) allocated CUDA memory when it
@@ -15,8 +15,8 @@ import json
 
 import pytest
 
-from tools import compat, runner
-from tools.docs_pages import ROOT, LANGS, all_units, chapter, notebook_path, pages, rel, twin
+from tools.run import compat, runner
+from tools.pages.docs_pages import ROOT, LANGS, all_units, chapter, notebook_path, pages, rel, twin
 
 CHAPTERS = [p for p in pages("ko") if all_units(p)]
 UNITS = [(page, i) for page in CHAPTERS for i in range(len(all_units(page)))]
@@ -71,7 +71,7 @@ def test_chapter_stayed_offline(runs, page):
 if not runner.CUDA:  # the notebooks keep the CPU run's outputs
     @pytest.mark.parametrize("page", CHAPTERS, ids=chapter)
     def test_notebook_outputs_are_this_run(runs, page):
-        from tools import make_notebooks
+        from tools.pages import make_notebooks
 
         run = runs[page]
         if len(run.units) != len(all_units(page)) or any(u.error for u in run.units):
@@ -90,7 +90,7 @@ if not runner.CUDA:  # the notebooks keep the CPU run's outputs
 
     @pytest.mark.parametrize("page", CHAPTERS, ids=chapter)
     def test_compat_result_of_the_pins_is_this_run(runs, page):
-        """The install page's column for the pinned torch shows this run (tools/compat.py)."""
+        """The install page's column for the pinned torch shows this run (tools/run/compat.py)."""
         stored = compat.pinned_results()["chapters"].get(chapter(page), {})
         now = compat.result(page, runs[page])
         keys = ("code", "units", "result", "unit", "first")

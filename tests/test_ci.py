@@ -1,6 +1,6 @@
 """The CI definition: it lints clean (actionlint, zizmor), every step that does work is a
 make target that exists, and the publish job's steps, run as written on a fresh runner's
-PATH, publish the site (tools/publish_local.py runs them)."""
+PATH, publish the site (tools/checks/publish_local.py runs them)."""
 
 import json
 import re
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools import publish_local
+from tools import facts
+from tools.checks import publish_local
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -114,7 +115,7 @@ def test_the_gpu_job_never_runs_a_forks_code():
 
 def test_version_name_is_the_pinned_torch_minor():
     out = subprocess.run(["make", "-s", "version"], cwd=ROOT, capture_output=True, text=True).stdout
-    assert out.strip() == publish_local.torch_minor()
+    assert out.strip() == facts.torch_minor()
 
 
 # ---- the publish job, run as written ----
@@ -134,12 +135,12 @@ def gh_pages(published, path: str) -> str:
 def test_gh_pages_has_the_new_version_as_latest_next_to_the_older(published):
     versions = json.loads(gh_pages(published, "versions.json"))
     by_name = {v["version"]: v["aliases"] for v in versions}
-    assert by_name == {publish_local.torch_minor(): ["latest"], publish_local.OLDER: []}
+    assert by_name == {facts.torch_minor(): ["latest"], publish_local.OLDER: []}
 
 
 def test_gh_pages_redirects_to_latest_and_has_both_languages(published):
     assert 'url=latest/' in gh_pages(published, "index.html")
-    version = publish_local.torch_minor()
+    version = facts.torch_minor()
     for path in (f"{version}/index.html", f"{version}/en/index.html", f"{version}/en/intro/index.html"):
         assert "<html" in gh_pages(published, path), path
     # mike's alias is a symbolic link to the version folder

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tools import no_network
+from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "cnn" / "train.py"
-ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/no_network.py)
+ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/run/no_network.py)
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 SENTINEL = b"an older file that must survive\n"
 FINAL = re.compile(r"^test accuracy (\d\.\d{4}) \((\d+)/359\) after 10 epochs, [\d.]+ s$", re.M)

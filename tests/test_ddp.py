@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import no_network
+from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "gpu-distributed" / "ddp_train.py"

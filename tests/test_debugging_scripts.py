@@ -5,17 +5,17 @@ the argument and exit status 2."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tools.run import no_network
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "debugging" / "loader_workers.py"
-ENV = dict(os.environ, OMP_NUM_THREADS="1",
-           PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+ENV = no_network.guarded_env()
 
 
 @pytest.mark.parametrize("args, named", [

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools import no_network
+from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "snippets" / "deploy"
-ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/no_network.py)
+ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/run/no_network.py)
 EXPORTED = ["digits.onnx", "digits.pt2", "sample.csv", "sample.npy"]
 LINE = re.compile(r"^image (\d+): digit (\d) \(probability (\d\.\d{3})\)$")
 

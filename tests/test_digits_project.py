@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tools import no_network
+from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "snippets" / "digits"
 MAIN = PROJECT / "main.py"
 SENTINEL = b"an older checkpoint that must survive\n"
-ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/no_network.py)
+ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/run/no_network.py)
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 
 # As a reader meets them: a process that stops before any work. The other bad arguments are

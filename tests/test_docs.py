@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from tools import extract_snippets
-from tools.docs_pages import DOCS, ROOT, LANGS, all_units, codeblocks_units, exercises, pages, rel, scan_fences, twin
+from tools.pages import extract_snippets
+from tools.pages.docs_pages import DOCS, ROOT, LANGS, all_units, codeblocks_units, exercises, pages, rel, scan_fences, twin
 
 ALL_PAGES = [p for lang in LANGS for p in pages(lang)]
 
@@ -127,7 +127,7 @@ def test_snippet_paths_named_on_pages_exist():
 
 
 def test_every_figure_is_saved_by_its_page_and_shown_in_both_languages():
-    from tools.figures import FIGURES
+    from tools.pages.figures import FIGURES
 
     for png in sorted(FIGURES.rglob("*.png")) if FIGURES.exists() else []:
         chapter = png.parent.relative_to(FIGURES).as_posix()
@@ -139,7 +139,7 @@ def test_every_figure_is_saved_by_its_page_and_shown_in_both_languages():
 
 
 def test_a_reader_can_run_one_page_with_pytest_codeblocks():
-    # `make test` runs the pages through tools/runner.py; a reader runs one page this way.
+    # `make test` runs the pages through tools/run/runner.py; a reader runs one page this way.
     import subprocess
     import sys
 

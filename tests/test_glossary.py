@@ -1,17 +1,17 @@
-"""The glossary (tools/glossary.yml) is the one list of terms: the 용어집 / Glossary pages are
+"""The glossary (tools/pages/glossary.yml) is the one list of terms: the 용어집 / Glossary pages are
 generated from it, each term links to a heading that exists in both languages, and the Korean
 prose uses no variant it lists as avoided. Pure text: milliseconds."""
 
 import textwrap
 
-from tools import glossary
-from tools.docs_pages import DOCS, ROOT, rel
+from tools.pages import glossary
+from tools.pages.docs_pages import DOCS, ROOT, rel
 
 
 def test_glossary_pages_are_generated_from_the_list():
     stale = [rel(p) for p, text in glossary.expected().items()
              if not p.exists() or p.read_text(encoding="utf-8") != text]
-    assert not stale, f"{stale} differ from tools/glossary.yml: run `{glossary.COMMAND}`"
+    assert not stale, f"{stale} differ from tools/pages/glossary.yml: run `{glossary.COMMAND}`"
 
 
 def test_every_term_links_to_a_heading_of_both_languages():
@@ -39,7 +39,7 @@ def test_glossary_is_in_the_nav():
 
 def test_korean_prose_uses_the_glossary_terms():
     problems = glossary.all_drift()
-    assert not problems, "avoided variants in Korean prose (tools/glossary.yml):\n" + "\n".join(problems)
+    assert not problems, "avoided variants in Korean prose (tools/pages/glossary.yml):\n" + "\n".join(problems)
 
 
 def test_the_prose_check_names_page_line_and_term_and_skips_code(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import glossary
-from tools.docs_pages import DOCS, LANGS, pages, rel
+from tools.pages import glossary
+from tools.pages.docs_pages import DOCS, LANGS, pages, rel
 
 LINK = re.compile(r"\]\((?!https?:|mailto:)([^)\s#]*)(?:#([^)\s]+))?\)")
 ALL = [p for lang in LANGS for p in pages(lang)]

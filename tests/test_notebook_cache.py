@@ -1,4 +1,4 @@
-"""The notebook-view cache (tools/notebook_cache.py) can't serve a stale view.
+"""The notebook-view cache (tools/site/notebook_cache.py) can't serve a stale view.
 
 A view is rendered again when the notebook, an installed renderer's version or a template
 changes; a build that takes every view from the cache is byte for byte the publish build,
@@ -16,8 +16,10 @@ import nbformat
 import pytest
 from mkdocs_jupyter import nbconvert2
 
-from tools import notebook_cache, publish_local, site_bench
-from tools.docs_pages import DOCS, ROOT
+from tools import facts
+from tools.site import notebook_cache
+from tools.checks import bench
+from tools.pages.docs_pages import DOCS, ROOT
 
 NOTEBOOK = DOCS / "ko" / "notebooks" / "intro.ipynb"  # the smallest
 OPTIONS = {"remove_tag_config": {"remove_cell_tags": ["install"]}, "custom_mathjax_url": ""}
@@ -133,7 +135,7 @@ else:  # the hook's way: compiled templates shared, the views rendered by a work
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
-    from tools import notebook_cache
+    from tools.site import notebook_cache
     notebook_cache._share_compiled_templates()
     cache = notebook_cache.ViewCache(Path(os.environ["VIEWS"]))
     pool = cache.prefetch([("nb2html", p, options) for p in paths],
@@ -168,10 +170,10 @@ def test_a_cached_build_is_the_published_build(published, tmp_path):
     for file and byte for byte."""
     from mike import mkdocs_utils
 
-    copy = site_bench.scratch_copy(tmp_path / "src")  # mike writes its config beside ours
+    copy = bench.scratch_copy(tmp_path / "src")  # mike writes its config beside ours
     env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
     env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1",
-               MIKE_DOCS_VERSION=publish_local.torch_minor())
+               MIKE_DOCS_VERSION=facts.torch_minor())
     with mkdocs_utils.inject_plugin(str(copy / "mkdocs.yml")) as config_file:
         proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--config-file", config_file,
                                "--site-dir", str(tmp_path / "site")],
@@ -181,7 +183,7 @@ def test_a_cached_build_is_the_published_build(published, tmp_path):
     notebooks = len(list(DOCS.glob("*/notebooks/**/*.ipynb")))
     assert len(said) == 2 and all(" 0 rendered" in line for line in said), said  # ko, en
     assert sum(int(line.split("notebook views: ")[1].split()[0]) for line in said) == 2 * notebooks
-    built, published_site = tmp_path / "site", published["site"] / publish_local.torch_minor()
+    built, published_site = tmp_path / "site", published["site"] / facts.torch_minor()
     names = {p.relative_to(built) for p in built.rglob("*") if p.is_file()}
     assert names == {p.relative_to(published_site) for p in published_site.rglob("*") if p.is_file()}
     differ = [str(n) for n in sorted(names) if (built / n).read_bytes() != (published_site / n).read_bytes()]

@@ -8,8 +8,9 @@ import tempfile
 
 import nbformat
 
-from tools import make_notebooks, no_network
-from tools.docs_pages import DOCS, LANGS, rel
+from tools.pages import make_notebooks
+from tools.run import no_network
+from tools.pages.docs_pages import DOCS, LANGS, rel
 
 NOTEBOOKS = sorted(p for lang in LANGS for p in (DOCS / lang / make_notebooks.NOTEBOOKS).rglob("*.ipynb"))
 # The runner proves every notebook's code by running it as the kernel would; this one runs

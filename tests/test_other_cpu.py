@@ -3,7 +3,7 @@
 tests/test_chapters.py runs every unit on this machine's CPU. An output that only holds on the
 machine that wrote it would pass there and fail on a reader's laptop, so each unit whose output
 declares a tolerance runs again as its standalone snippet, with PyTorch's and oneDNN's kernels
-lowered to those of another CPU (tools/runner.py: OTHER_CPU). Its numbers must stay within the
+lowered to those of another CPU (tools/run/runner.py: OTHER_CPU). Its numbers must stay within the
 tolerance the page states. Only these units run twice: the rest of the outputs are exact."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import runner
-from tools.docs_pages import rel
+from tools.run import runner
+from tools.pages.docs_pages import rel
 
 VARYING = runner.varying_units()
 

@@ -21,14 +21,15 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
 
+from tools import facts
 from tools import browser as browser_tools
-from tools import page_budget, publish_local, search_check
-from tools.docs_pages import DOCS, ROOT, pages
-from tools.docs_pages import url as url_of
+from tools.checks import page_budget, publish_local, search_check
+from tools.pages.docs_pages import DOCS, ROOT, pages
+from tools.pages.docs_pages import url as url_of
 
 pytestmark = pytest.mark.browser
 OLDER = publish_local.OLDER
-VERSION = publish_local.torch_minor()
+VERSION = facts.torch_minor()
 SHOTS = ROOT / "build" / "screenshots"
 
 
@@ -38,7 +39,7 @@ def served(published):
     handler = functools.partial(QuietHandler, directory=str(published["www"]))
     server = browser_tools.QuietServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}{publish_local.site_path()}", published["www"]
+    yield f"http://127.0.0.1:{server.server_address[1]}{facts.site_path()}", published["www"]
     server.shutdown()
 
 
@@ -102,7 +103,7 @@ def test_no_broken_internal_links_or_anchors(served):
         return parsed[path]
 
     for version in (VERSION, "latest"):
-        for html in sorted((www / publish_local.site_path().strip("/") / version).rglob("*.html")):
+        for html in sorted((www / facts.site_path().strip("/") / version).rglob("*.html")):
             for href in parse(html).hrefs:
                 if re.match(r"^(https?:|mailto:|//|data:)", href):
                     continue
@@ -186,7 +187,7 @@ def test_search_finds_the_chapter(tab, served, lang, query, expected):
     assert f"{base}{VERSION}/{expected}" in found, sorted(found)
 
 
-# ---- search: one index per language, queries readers type (tools/search_check.py) ----
+# ---- search: one index per language, queries readers type (tools/checks/search_check.py) ----
 
 @pytest.fixture(scope="module")
 def search_results(browser, served):
@@ -243,7 +244,7 @@ def test_first_visit_bytes_are_what_chromium_downloads(browser, published):
     server, base = page_budget.serve(published["www"])  # as gh-pages: versions.json beside the versions
     try:
         for path in dict.fromkeys(["", "en/", *heaviest]):
-            measured = page_budget.measure(browser, f"{base}{publish_local.site_path().strip('/')}/{VERSION}/{path}")
+            measured = page_budget.measure(browser, f"{base}{facts.site_path().strip('/')}/{VERSION}/{path}")
             assert not measured["foreign"], measured["foreign"]
             # lazy figures beyond the first screen may stay unloaded: the model is the upper bound
             assert 0.8 * totals[path] <= measured["transferred"] <= totals[path], (path, measured, totals[path])

@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tools import page_budget, publish_local
-from tools.docs_pages import DOCS, ROOT, pages, scan_fences, url
+from tools import facts
+from tools.pages import docs_pages
+from tools.checks import page_budget
+from tools.pages.docs_pages import DOCS, ROOT, pages, scan_fences, url
 
 pytestmark = pytest.mark.site
 
 
 @pytest.fixture(scope="module")
 def site(published):
-    return published["site"] / publish_local.torch_minor()
+    return published["site"] / facts.torch_minor()
 
 
 class Page(HTMLParser):
@@ -71,7 +73,7 @@ def test_language_switcher_lands_on_the_same_page(site, page):
     alternates = Page(html.read_text(encoding="utf-8")).alternates
     assert set(alternates) == {"ko", "en"}
     for lang, href in alternates.items():
-        # relative, so that it stays inside /<version>/ under mike (tools/mkdocs_hooks.py)
+        # relative, so that it stays inside /<version>/ under mike (tools/site/theme_fixes.py)
         assert not href.startswith(("/", "http")), f"{lang} link {href} on {html}"
         target = (html.parent / href).resolve() / "index.html"
         twin = DOCS.joinpath(lang, *page.relative_to(DOCS).parts[1:])
@@ -132,7 +134,7 @@ def test_theme_features_and_versioning_are_on(site):
 
 @pytest.mark.parametrize("lang, other, heading", [("ko", "en", "설치 확인"), ("en", "ko", "Checking the install")])
 def test_one_search_index_per_language_without_notebooks_code_or_outputs(site, lang, other, heading):
-    """tools/search_index.py: each language's pages search their own index (the browser side
+    """tools/site/search_index.py: each language's pages search their own index (the browser side
     is tests/test_published_site.py); what a reader does not search for is not in it."""
     assert not (site / "search" / "search_index.json").exists(), "the merged index of both languages is back"
     index = json.loads((site / "search" / f"search_index.{lang}.json").read_text(encoding="utf-8"))
@@ -161,7 +163,7 @@ CODE_TAG = re.compile(r"""<(?:script|iframe|embed|object)\b[^>]*\s(?:src|data)=[
 def test_no_page_can_load_code_from_another_host(site):
     """Every HTML file of the build, executed notebooks and 404 included: no script, frame or
     stylesheet from another host, and no inline script or style that names one (nbconvert's
-    page imported Mermaid from cdnjs.cloudflare.com at run time: tools/notebook_offline.py)."""
+    page imported Mermaid from cdnjs.cloudflare.com at run time: tools/site/notebook_pages.py)."""
     found = []
     for page in sorted(site.glob(HTML_FILES)):
         text = page.read_text(encoding="utf-8")
@@ -184,21 +186,21 @@ def test_every_page_is_within_the_first_visit_budget(site):
 
 
 def notebook_pages():
-    from tools.make_notebooks import NOTEBOOKS
+    from tools.pages.make_notebooks import NOTEBOOKS
 
     return sorted(p for lang in ("ko", "en") for p in (DOCS / lang / NOTEBOOKS).rglob("*.ipynb"))
 
 
 @pytest.mark.parametrize("notebook", notebook_pages(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_executed_notebook_is_a_rendered_page(site, notebook):
-    # mkdocs-static-i18n turns notebook pages into raw JSON unless tools/mkdocs_hooks.py
+    # mkdocs-static-i18n turns notebook pages into raw JSON unless tools/site/notebook_pages.py
     # fixes it, and --strict passes either way: look at the HTML.
     page = built(site, notebook)
     text = page.read_text(encoding="utf-8")
     assert '"cell_type"' not in text, "raw notebook JSON instead of a page"
     assert text.count("jp-CodeCell") >= 1 and "jp-OutputArea-output" in text, "no executed cells"
     assert "%pip install" not in text  # the install cell is for Colab, not the build
-    from tools.make_notebooks import stored_outputs
+    from tools.pages.make_notebooks import stored_outputs
 
     # the outputs shown are the stored ones (`make outputs`): the build executes nothing
     first = next(o for o in stored_outputs(notebook) if o.strip()).splitlines()[0]
@@ -208,8 +210,8 @@ def test_executed_notebook_is_a_rendered_page(site, notebook):
 
 @pytest.mark.parametrize("page", ALL, ids=ids)
 def test_chapter_pages_offer_script_notebook_colab_and_run_time(site, page):
-    from tools.docs_pages import notebook_path
-    from tools.make_notebooks import colab_url
+    from tools.pages.docs_pages import notebook_path
+    from tools.pages.make_notebooks import colab_url
 
     text = built(site, page).read_text(encoding="utf-8")
     if not notebook_path(page).exists():
@@ -217,20 +219,23 @@ def test_chapter_pages_offer_script_notebook_colab_and_run_time(site, page):
         return
     assert colab_url(page) in text
     runtime = re.search(r'<p class="chapter-runtime"[^>]*>([^<]+)</p>', text)
-    assert runtime and re.search(r"CPU \d", runtime.group(1)), "the CPU run time is missing"
+    assert runtime and re.search(r"CPU (\d|0\.1 초 미만|under 0\.1 s)", runtime.group(1)), "the CPU run time is missing"
+    # which PyTorch and which day, from the run that made the outputs (tools/run/outputs.py)
+    assert re.search(r"PyTorch \d+\.\d+\.\d+\S*, .*\d{4}-\d\d-\d\d", runtime.group(1)), runtime.group(1)
+    assert " 0.0 " not in runtime.group(1), "a time that rounds to 0.0 says it is under 0.1 s"
     script = re.search(r'href="([^"]+\.py)" download', text).group(1)
     assert (built(site, page).parent / script).exists()
 
 
 def test_install_page_shows_each_torch_result_file(site):
-    """The compatibility table is made from docs/assets/compat/ at build time (tools/compat.py)."""
-    from tools import compat
+    """The compatibility table is made from docs/assets/compat/ at build time (tools/run/compat.py)."""
+    from tools.run import compat
 
     results = compat.load_results()
     assert len(results) >= 2, "the table needs the pinned torch and at least one other run"
     for lang in ("ko", "en"):
         text = built(site, DOCS / lang / "intro.md").read_text(encoding="utf-8")
-        assert compat.PLACEHOLDER not in text
+        assert docs_pages.COMPAT_TABLE not in text
         for data in results:
             assert f"<th>torch {data['torch']}<br>" in text, f"{lang}: no column for torch {data['torch']}"
         table = text[text.index(f"<th>torch {results[0]['torch']}<br>"):]
@@ -276,7 +281,7 @@ def has_math(page: Path) -> bool:
 
 @pytest.mark.parametrize("page", ALL + notebook_pages(), ids=ids + [str(p.relative_to(DOCS)) for p in notebook_pages()])
 def test_formulas_are_typeset_as_mathml(site, page):
-    """tools/mathml.py: LaTeX becomes MathML at build time; none is left as raw LaTeX."""
+    """tools/site/mathml.py: LaTeX becomes MathML at build time; none is left as raw LaTeX."""
     source = page
     if page.suffix == ".ipynb":  # its prose comes from its chapter's page
         lang, _, rest = page.relative_to(DOCS).as_posix().partition("/notebooks/")

@@ -1,6 +1,6 @@
 """Run the CI publish job's own steps here, the way a fresh GitHub runner runs them.
 
-    python -m tools.publish_local [--out DIR] [--serve PORT]
+    python -m tools.checks.publish_local [--out DIR] [--serve PORT]
 
 The `publish` job of .github/workflows/ci.yml is read with a YAML parser and its `run:` steps
 run in order with bash, in a scratch clone of the working tree whose `origin` is a local bare
@@ -18,21 +18,18 @@ import argparse
 import functools
 import http.server
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.facts import LATEST, PUBLISHED, ROOT, site_path, torch_minor
+
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
-OUT = ROOT / "build" / "publish"  # a folder per run (two test sessions never share one);
-LATEST = OUT / "latest"  # a link to the newest complete one, for `make page-budget`
 OLDER = "2.13"  # a stand-in for the previous release already on gh-pages
 USES_STOOD_IN = {
     "actions/checkout": "the scratch clone (all branches fetched, as with fetch-depth: 0)",
@@ -53,19 +50,6 @@ def run(cmd, cwd: Path, env: dict | None = None, what: str | None = None) -> str
         raise PublishError(f"{what or ' '.join(map(str, cmd))} failed (exit {proc.returncode}) in {cwd}:\n"
                            f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     return proc.stdout
-
-
-def site_path() -> str:
-    """The path part of site_url ("/pytorch-usage/"): where GitHub Pages serves gh-pages."""
-    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    return urlsplit(re.search(r"^site_url:\s*(\S+)", text, re.M).group(1).strip("\"'")).path
-
-
-def torch_minor() -> str:
-    m = re.search(r"^torch==(\d+\.\d+)\.", (ROOT / "requirements.txt").read_text(), re.M)
-    if not m:
-        raise PublishError("requirements.txt has no exact `torch==X.Y.Z` pin to name the version after")
-    return m.group(1)
 
 
 def publish_steps(workflow: Path = WORKFLOW) -> tuple[dict, list[dict]]:
@@ -115,11 +99,11 @@ def seed_older_version(tmp: Path, remote: Path) -> None:
 
 
 def fresh_folder() -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("run-*"):  # earlier sessions' runs; one still in use is younger
+    PUBLISHED.mkdir(parents=True, exist_ok=True)
+    for old in PUBLISHED.glob("run-*"):  # earlier sessions' runs; one still in use is younger
         if time.time() - old.stat().st_mtime > 3600 and old.resolve() != LATEST.resolve():
             shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix="run-", dir=OUT))
+    return Path(tempfile.mkdtemp(prefix="run-", dir=PUBLISHED))
 
 
 def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
@@ -145,7 +129,7 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
 
     workflow_env, steps = publish_steps(workflow)
     env = fresh_runner_env(tmp)
-    # A new, empty folder for the notebook views (tools/notebook_cache.py): this build renders
+    # A new, empty folder for the notebook views (tools/site/notebook_cache.py): this build renders
     # every view, as on a fresh runner, and leaves them for tests/test_notebook_cache.py.
     env["NOTEBOOK_CACHE_DIR"] = str(out / "notebook-views")
     ran, skipped = [], []
@@ -169,8 +153,8 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    if out.parent == OUT:
-        link = OUT / f".latest-{os.getpid()}"
+    if out.parent == PUBLISHED:
+        link = PUBLISHED / f".latest-{os.getpid()}"
         link.symlink_to(out.name)
         os.replace(link, LATEST)
     return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote,
@@ -188,7 +172,7 @@ def serve(www: Path, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, help=f"a folder to publish into (default: a new one in {OUT})")
+    parser.add_argument("--out", type=Path, help=f"a folder to publish into (default: a new one in {PUBLISHED})")
     parser.add_argument("--serve", type=int, metavar="PORT", help="then serve gh-pages on this port")
     args = parser.parse_args(argv)
     if args.serve is not None and not 1024 <= args.serve <= 65535:

@@ -1,7 +1,7 @@
 """Figures on the pages are PNGs that the pages' own blocks save into their working
 directory; they are kept under docs/assets/figures/<chapter>/ and must match a fresh run.
 
-`make outputs` (tools/runner.py) stores them; the runner compares every PNG a docs block
+`make outputs` (tools/run/runner.py) stores them; the runner compares every PNG a docs block
 saves with the stored one, so a figure that no longer matches its code fails a test.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tools.docs_pages import DOCS, chapter
+from tools.pages.docs_pages import DOCS, chapter
 
 FIGURES = DOCS / "assets" / "figures"
 REGENERATE = "run `make outputs` to regenerate it"

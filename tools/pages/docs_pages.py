@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
+from tools.facts import DOCS, ROOT  # noqa: F401  (ROOT: the page model's users read it here)
+
 LANGS = ("ko", "en")  # ko is the source language; en must mirror it
 
 RUN = {"python", "sh", "bash"}  # exactly what pytest-codeblocks executes
@@ -39,6 +39,7 @@ VARIES = re.compile(r"^<!--\s*output-varies:\s*(.*?)\s*-->$")
 # fail on it (the runner proves that, in a namespace of its own), and after <!--solution--> the
 # solution: a ```python unit, so a reader's `pytest --codeblocks` runs it like any other block.
 EXERCISE_CLASS = re.compile(r"^\{\s*\.python\s+\.(exercise|check)\s*\}$")
+COMPAT_TABLE = "<!-- torch-compat-table -->"  # the install page's table of torch versions (tools/run/compat.py)
 SOLUTION = re.compile(r"^<!--\s*solution\s*-->$")
 OPEN_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 
@@ -369,7 +370,7 @@ NOTEBOOKS = "notebooks"  # docs/<lang>/notebooks/<chapter>.ipynb
 
 
 def notebook_path(page: Path) -> Path:
-    """The notebook generated from a page (tools/make_notebooks.py)."""
+    """The notebook generated from a page (tools/pages/make_notebooks.py)."""
     return DOCS / lang_of(page) / NOTEBOOKS / f"{chapter(page)}.ipynb"
 
 

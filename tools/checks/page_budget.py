@@ -1,6 +1,6 @@
 """Page budget: what a reader's browser downloads on a first visit (cold cache).
 
-    python -m tools.page_budget [--site DIR] [--lighthouse]
+    python -m tools.checks.page_budget [--site DIR] [--lighthouse]
 
 Serves the built site on 127.0.0.1 with gzip, as GitHub Pages does, opens every page in
 headless Chromium with an empty cache and prints, per page: bytes transferred (response
@@ -35,7 +35,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import facts
+from tools.facts import ROOT
 
 from tools.browser import QuietServer, chromium, launch
 
@@ -204,9 +205,8 @@ def lighthouse(url: str, exe: str) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    from tools import publish_local
 
-    published = publish_local.LATEST / "www" / publish_local.site_path().strip("/") / publish_local.torch_minor()
+    published = facts.LATEST / "www" / facts.site_path().strip("/") / facts.torch_minor()
     p.add_argument("--site", type=Path, default=published,
                    help="a built site (default: the version `make test` or `make publish-local` published)")
     p.add_argument("--lighthouse", action="store_true", help="also run Lighthouse")

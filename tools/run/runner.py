@@ -1,21 +1,18 @@
 """The one runner: every chapter's code executed once, the way its notebook runs.
 
-    python -m tools.runner [PAGE ...]            run and report (default: every Korean page)
-    python -m tools.runner --bench [--suite]     make bench: compute per chapter and script,
-                                                 the site build, and (--suite) the test suite's
-                                                 wall time against that compute: the overhead
+    python -m tools.run.runner [PAGE ...]     run and report (default: every Korean page)
 
 A chapter runs in its own process, forked from a server that has already imported torch
 (so `import torch` is paid once, not once per chapter), its cells in page order in one
 namespace (`__main__`, as in a Jupyter kernel). Each unit starts in an empty working
 directory, so a unit can't read a file an earlier one wrote: with tests/test_docs.py's check
 that no snippet uses a name it doesn't define, that is what makes every snippet standalone.
-An exercise's solution (tools/docs_pages.py) is a unit like the others; after it, its check runs
+An exercise's solution (tools/pages/docs_pages.py) is a unit like the others; after it, its check runs
 in the chapter's namespace (solution + check must pass), and its starter + check run in a fresh
 namespace and working directory (they must fail: with the starter's exception, or an assertion
 of the check that says what is wrong). What each cell prints, every PNG a unit saves, the network attempts and (REQUIRE_CUDA=1) the
 CUDA memory each unit allocated are recorded. The tests (tests/test_chapters.py), `make
-outputs` (tools/outputs.py), `make bench` and the GPU job all read these results; nothing else
+outputs` (tools/run/outputs.py), `make bench` and the GPU job all read these results; nothing else
 runs page code.
 """
 
@@ -26,7 +23,6 @@ import contextlib
 import io
 import multiprocessing
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -37,8 +33,9 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import figures, no_network
-from tools.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages, rel,
+from tools.pages import figures
+from tools.run import no_network
+from tools.pages.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages, rel,
                               units)
 
 TIMEOUT_S = 300  # per chapter
@@ -116,7 +113,7 @@ def _run_sh(code: str, env: dict) -> tuple[str, str | None]:
     proc = subprocess.run(code, shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=TIMEOUT_S, executable="/bin/bash")
     err = None if proc.returncode == 0 else f"exit status {proc.returncode}\n{proc.stderr[-3000:]}"
-    if "network access blocked" in proc.stderr:  # printed by tools/netguard in the scripts
+    if "network access blocked" in proc.stderr:  # printed by tools/run/netguard in the scripts
         err = proc.stderr[-3000:]
     return proc.stdout, err
 
@@ -235,7 +232,7 @@ def _last_seconds(page: Path) -> float:
 def _context():
     ctx = multiprocessing.get_context("forkserver")
     # the server imports these once; every chapter's process is a fork of it
-    ctx.set_forkserver_preload(["torch", "numpy", "matplotlib.pyplot", "tools.docs_pages", "tools.figures"])
+    ctx.set_forkserver_preload(["torch", "numpy", "matplotlib.pyplot", "tools.pages.docs_pages", "tools.pages.figures"])
     return ctx
 
 
@@ -329,7 +326,7 @@ OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
 
 def varying_units() -> list[tuple[Unit, Path]]:
     """Every unit whose output varies by CPU (<!--output-varies-->), with its standalone snippet."""
-    from tools.extract_snippets import chapter_dir
+    from tools.pages.extract_snippets import chapter_dir
 
     found = []
     for page in pages("ko"):
@@ -374,56 +371,19 @@ def run_and_check(todo: list[Path], workers: int | None, keep: Path, compare: bo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", type=Path, help="Korean pages (default: all)")
-    parser.add_argument("--bench", action="store_true", help="print compute per chapter and script")
-    parser.add_argument("--suite", action="store_true", help="with --bench: also time the test suite")
     parser.add_argument("--workers", type=int, help="chapters at a time (default: one per core)")
     args = parser.parse_args(argv)
     todo = chapter_pages(args.pages)
     keep = Path(tempfile.mkdtemp(prefix="chapters-"))
     try:
-        # bench: one chapter at a time with every core, so each time is the code's bare compute
-        runs, wall, failed = run_and_check(todo, 1 if args.bench else args.workers, keep)
-        if args.bench:
-            bench(runs, wall, args.suite)
+        runs, wall, failed = run_and_check(todo, args.workers, keep)
         if failed:
             print("\n\n".join(failed), file=sys.stderr)
             return 1
-        if not args.bench:
-            print(f"{sum(len(r.units) for r in runs.values())} units of {len(runs)} chapters ran in {wall:.1f} s")
+        print(f"{sum(len(r.units) for r in runs.values())} units of {len(runs)} chapters ran in {wall:.1f} s")
     finally:
         shutil.rmtree(keep, ignore_errors=True)
     return 0
-
-
-def bench(runs: dict[Path, ChapterRun], wall: float, suite: bool) -> None:
-    cores = os.cpu_count() or 1
-    print(f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, "
-          f"load {os.getloadavg()[0]:.2f}")
-    print(f"{'chapter / script (```sh unit)':<56}{'units':>6}{'compute s':>11}")
-    compute = 0.0
-    for page, run in sorted(runs.items()):
-        units = all_units(page)
-        py = sum(r.seconds for u, r in zip(units, run.units) if u.syntax == "python")
-        print(f"{rel(page):<56}{sum(u.syntax == 'python' for u in units):>6}{py:>11.2f}")
-        for u, r in zip(units, run.units):
-            if u.syntax != "python":
-                print(f"  {u.code.strip().splitlines()[-1][:52]:<54}{'sh':>6}{r.seconds:>11.2f}")
-        compute += run.seconds
-    print(f"{'all chapters: summed compute (each alone, ' + str(cores) + ' threads)':<62}{compute:>11.2f}")
-    print(f"{'all chapters: wall, one after another, with process start':<62}{wall:>11.2f}")
-    from tools import site_bench
-
-    build = site_bench.report()["cold"]  # builds (executing no notebook), `make serve`, an edit
-    if suite:
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
-                              capture_output=True, text=True)
-        suite_wall = time.perf_counter() - start
-        print(f"{'test suite (pytest, as make test runs it): wall':<62}{suite_wall:>11.2f}"
-              + ("" if proc.returncode == 0 else "  (it FAILED)"))
-        work = compute + build
-        print(f"overhead = suite wall / ((chapters' compute + build) / {cores} cores) = "
-              f"{suite_wall:.1f} / ({work:.1f} / {cores}) = {suite_wall / (work / cores):.2f}")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,30 @@ def notebook_html(text: str, source: str, where: str, problems: list) -> str:
         return m.group(0) if math is None else f'<{tag} class="arithmatex">{math}</{tag}>'
 
     return NOTEBOOK_MATH.sub(sub, NBCONVERT_MATHJAX.sub("", text))
+
+
+# ---- the MkDocs hook (mkdocs.yml `hooks:`): every page's formulas, as each page is built ----
+
+import logging  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+# mkdocs restores sys.path after loading a hook, so import what we need now.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools.pages import docs_pages  # noqa: E402
+
+log = logging.getLogger("mkdocs.hooks")  # under "mkdocs": a strict build fails on its warnings
+
+
+def on_page_content(text, page, config, files):
+    notebook = page.file.src_uri.endswith(".ipynb")
+    src = Path(page.file.abs_src_path)
+    if notebook:  # its formulas come from its chapter's page: report that page's line
+        lang, _, rest = page.file.src_uri.partition(f"/{docs_pages.NOTEBOOKS}/")
+        src = docs_pages.DOCS / lang / Path(rest).with_suffix(".md")
+    problems = []
+    source = src.read_text(encoding="utf-8") if src.exists() else ""
+    text = (notebook_html if notebook else page_html)(text, source, docs_pages.rel(src), problems)
+    for problem in problems:
+        log.warning(problem)
+    return text

@@ -3,7 +3,7 @@
 Loopback (127.0.0.0/8, ::1, localhost) and Unix sockets stay allowed, so torchrun and
 local servers work. Every blocked attempt is recorded in `BLOCKED` (the pytest plugin
 fails the test that made it even if the code swallowed the error) and printed to stderr
-(tools/runner.py fails an ```sh unit whose scripts printed it).
+(tools/run/runner.py fails an ```sh unit whose scripts printed it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ BLOCKED: list[str] = []
 MESSAGE = "network access blocked in tests: {} (tutorial code must run offline)"
 
 
-# On PYTHONPATH, tools/netguard/sitecustomize.py installs this guard in every Python process.
+# On PYTHONPATH, tools/run/netguard/sitecustomize.py installs this guard in every Python process.
 GUARD_PATH = os.pathsep.join(str(Path(__file__).resolve().parent / d) for d in ("netguard", "."))
 
 

@@ -6,7 +6,7 @@
   block runs in a fresh temporary directory, so the files it saves don't land in the checkout;
 - a closing summary of the docs' fences and units, so "0 skipped silently" is a number.
 
-`make test` runs the pages' code through tools/runner.py (tests/test_chapters.py), once.
+`make test` runs the pages' code through tools/run/runner.py (tests/test_chapters.py), once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import no_network
+from tools.run import no_network
 
 
 def pytest_configure(config):
@@ -73,7 +73,7 @@ def pytest_runtest_call(item):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    from tools.docs_pages import DocsError, all_units, pages, scan_fences
+    from tools.pages.docs_pages import DocsError, all_units, pages, scan_fences
 
     kinds, n_units, n_exercises, errors = Counter(), Counter(), Counter(), []
     for lang in ("ko", "en"):
@@ -96,9 +96,9 @@ def pytest_terminal_summary(terminalreporter, config):
     tr.write_line("fences: " + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())))
     tr.write_line(f"runnable units: ko {n_units['ko']}, en {n_units['en']} (the same code: the ko page runs)")
     tr.write_line(f"exercises: ko {n_exercises['ko']}, en {n_exercises['en']} "
-                  "(each proven both ways by tools/runner.py: tests/test_chapters.py::test_exercise)")
+                  "(each proven both ways by tools/run/runner.py: tests/test_chapters.py::test_exercise)")
     tr.write_line(
-        f"units run by tools/runner.py in this session: {sum(ran.values())} "
+        f"units run by tools/run/runner.py in this session: {sum(ran.values())} "
         f"(passed {ran['passed']}, failed {ran['failed']}, skipped {ran['skipped']})"
     )
     tr.write_line(f"fences that would be skipped silently or are malformed: {len(errors)}")

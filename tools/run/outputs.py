@@ -1,12 +1,12 @@
 """make outputs: run the chapters once and write what they printed and drew back into the pages.
 
-    python -m tools.outputs [PAGE ...]   (default: every Korean page with code)
+    python -m tools.run.outputs [PAGE ...]   (default: every Korean page with code)
 
 Nothing is written unless every unit of every chapter ran (outputs may differ: that is what
 this rewrites). Then, from that one run: each shown output in both languages' pages, the
 figures under docs/assets/figures/, both languages' notebooks with their cells' outputs and the
 run's record (seconds, machine), and the install page's result file for this torch
-(tools/compat.py). `make outputs` regenerates snippets/ afterwards.
+(tools/run/compat.py). `make outputs` regenerates snippets/ afterwards.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ import platform
 import shutil
 import sys
 import tempfile
+from datetime import date
+from importlib.metadata import version
 from pathlib import Path
 
-from tools import compat, figures, make_notebooks, runner
-from tools.docs_pages import DocsError, all_units, rel, scan_fences, twin
-from tools.extract_snippets import write_atomically
+from tools.run import compat, runner
+from tools.pages import figures, make_notebooks
+from tools.pages.docs_pages import DocsError, all_units, rel, scan_fences, twin
+from tools.pages.extract_snippets import write_atomically
 
 
 def write_outputs(run: runner.ChapterRun) -> list[str]:
@@ -43,7 +46,10 @@ def write_outputs(run: runner.ChapterRun) -> list[str]:
 
 
 def run_record(run: runner.ChapterRun) -> dict:
-    return {"seconds": round(run.seconds, 1), "machine": f"{os.cpu_count()}-core {platform.machine()} CPU"}
+    """What the chapter's runtime line says (tools/site/chapter_header.py): this run's time, machine,
+    PyTorch and day."""
+    return {"seconds": round(run.seconds, 1), "machine": f"{os.cpu_count()}-core {platform.machine()} CPU",
+            "torch": version("torch"), "date": date.today().isoformat()}
 
 
 def replace_outputs(page: Path, outputs: list[str]) -> str:

@@ -1,9 +1,15 @@
-"""How long an author waits for the site: build cold and warm, `make serve`'s first page, an edit.
+"""`make bench`: how long the chapters' code, the site and the test suite take.
 
-    python -m tools.site_bench        (part of `make bench`)
+    python -m tools.checks.bench [PAGE ...]          compute per chapter and script (one chapter
+                                                     at a time with every core: the bare compute)
+    python -m tools.checks.bench --site --suite      make bench: every chapter, the site's times
+                                                     below, and the test suite's wall time
+                                                     against that compute (the overhead)
+
+The site's times, in what an author waits for:
 
 Everything runs in a scratch copy of the working tree (what a clone would hold) with its own
-notebook-view cache (tools/notebook_cache.py): the pages edited are the copy's, never the real
+notebook-view cache (tools/site/notebook_cache.py): the pages edited are the copy's, never the real
 ones, and "cold" means no cached view at all, as in a fresh checkout.
 
 - build, cold: `mkdocs build` with an empty cache (every notebook view rendered);
@@ -14,7 +20,9 @@ ones, and "cold" means no cached view at all, as in a fresh checkout.
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -25,7 +33,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tools.docs_pages import ROOT
+from tools.pages.docs_pages import ROOT, all_units, rel
+from tools.run import runner
 
 EDITED = "docs/ko/intro.md"  # the page the edit goes to, and its URL under the site's path
 EDITED_URL = "intro/"
@@ -80,7 +89,7 @@ def serve_latency(copy: Path, env: dict, limit: float = 120) -> tuple[float, flo
     args = next(line.split("-m mkdocs ", 1)[1] for line in make.splitlines() if "-m mkdocs serve" in line)
     port = free_port()
     args = args.replace("127.0.0.1:8000", f"127.0.0.1:{port}").split()
-    from tools.publish_local import site_path
+    from tools.facts import site_path
 
     base = f"http://127.0.0.1:{port}{site_path()}"
     log = copy / "serve.log"  # a file, not a pipe: a full pipe would stop the server
@@ -136,6 +145,52 @@ def report() -> dict[str, float]:
     return t
 
 
+def chapters_report(runs: dict, wall: float, site: bool, suite: bool) -> None:
+    cores = os.cpu_count() or 1
+    print(f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, "
+          f"load {os.getloadavg()[0]:.2f}")
+    print(f"{'chapter / script (```sh unit)':<56}{'units':>6}{'compute s':>11}")
+    compute = 0.0
+    for page, run in sorted(runs.items()):
+        units = all_units(page)
+        py = sum(r.seconds for u, r in zip(units, run.units) if u.syntax == "python")
+        print(f"{rel(page):<56}{sum(u.syntax == 'python' for u in units):>6}{py:>11.2f}")
+        for u, r in zip(units, run.units):
+            if u.syntax != "python":
+                print(f"  {u.code.strip().splitlines()[-1][:52]:<54}{'sh':>6}{r.seconds:>11.2f}")
+        compute += run.seconds
+    print(f"{'all chapters: summed compute (each alone, ' + str(cores) + ' threads)':<62}{compute:>11.2f}")
+    print(f"{'all chapters: wall, one after another, with process start':<62}{wall:>11.2f}")
+    build = report()["cold"] if site else 0.0  # builds (executing no notebook), `make serve`, an edit
+    if suite:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
+                              capture_output=True, text=True)
+        suite_wall = time.perf_counter() - start
+        print(f"{'test suite (pytest, as make test runs it): wall':<62}{suite_wall:>11.2f}"
+              + ("" if proc.returncode == 0 else "  (it FAILED)"))
+        work = compute + build
+        print(f"overhead = suite wall / ((chapters' compute + build) / {cores} cores) = "
+              f"{suite_wall:.1f} / ({work:.1f} / {cores}) = {suite_wall / (work / cores):.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pages", nargs="*", type=Path, help="Korean pages (default: all)")
+    parser.add_argument("--site", action="store_true", help="also time the site: builds, make serve, an edit")
+    parser.add_argument("--suite", action="store_true", help="also time the test suite (pytest as make test runs it)")
+    args = parser.parse_args(argv)
+    todo = runner.chapter_pages(args.pages)
+    keep = Path(tempfile.mkdtemp(prefix="chapters-"))
+    try:
+        runs, wall, failed = runner.run_and_check(todo, 1, keep)
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
+    chapters_report(runs, wall, args.site, args.suite)
+    if failed:
+        print("\n\n".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
-    print(f"load {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
-    report()
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """axe-core over every page of the built site, in both palettes.
 
-    python -m tools.accessibility [--www DIR] [--json FILE] [--no-cache]
+    python -m tools.checks.accessibility [--www DIR] [--json FILE] [--no-cache]
 
 Serves the version folder the publish steps built (default: build/publish/latest, the site
 `make test` published) on 127.0.0.1, opens every page (404 included) in headless Chromium
@@ -22,9 +22,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tools import facts
 from tools.browser import QuietServer, launch
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.facts import ROOT
 AXE_VERSION = "4.14.1"  # the Makefile's AXE_VERSION: `make axe` installs exactly this one
 AXE = ROOT / ".cache" / f"axe-{AXE_VERSION}" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -166,11 +167,9 @@ def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
     run, and every CI run (a fresh checkout), audits all of them."""
     from playwright.sync_api import sync_playwright
 
-    from tools import publish_local
-
-    site = www / publish_local.site_path().strip("/") / publish_local.torch_minor()
+    site = www / facts.site_path().strip("/") / facts.torch_minor()
     if not site.is_dir():
-        raise SystemExit(f"error: no built site at {site}: run `make test` (or python -m tools.publish_local)")
+        raise SystemExit(f"error: no built site at {site}: run `make test` (or python -m tools.checks.publish_local)")
     paths = page_paths(site)
     known = {}
     if cache and CACHE.exists():
@@ -197,7 +196,7 @@ def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
     results = {keys[path]: known.get(keys[path]) or {palette: found[path, palette] for palette in PALETTES}
                for path in paths}
     if cache:
-        from tools.extract_snippets import write_atomically
+        from tools.pages.extract_snippets import write_atomically
 
         write_atomically(CACHE, json.dumps(results, ensure_ascii=False))
     return {"axe": AXE_VERSION, "tags": TAGS, "seconds": round(time.perf_counter() - start, 1),
@@ -207,10 +206,8 @@ def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools import publish_local
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--www", type=Path, default=publish_local.LATEST / "www",
+    parser.add_argument("--www", type=Path, default=facts.LATEST / "www",
                         help="gh-pages as published (default: what `make test` published)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--no-cache", action="store_true", help="audit every page, even those unchanged since the last run")

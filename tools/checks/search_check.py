@@ -1,8 +1,8 @@
 """Search as readers get it, in Chromium on a built site: for each query of
-tests/search_queries.yml and each term of tools/glossary.yml, is the page that teaches it
+tests/search_queries.yml and each term of tools/pages/glossary.yml, is the page that teaches it
 among the first three results, and is every result in the language of the page searched from?
 
-    python -m tools.search_check [--site DIR]
+    python -m tools.checks.search_check [--site DIR]
 
 Each language's home page is opened as a reader opens it; the search index it fetches is
 handed to Material's own search worker (the one the page starts), and every query goes
@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from tools import glossary
+from tools import facts
+from tools.pages import glossary
 from tools.browser import launch
-from tools.docs_pages import DOCS, ROOT, url
+from tools.pages.docs_pages import DOCS, ROOT, url
 
 QUERIES = ROOT / "tests" / "search_queries.yml"
 TOP = 3
@@ -128,11 +129,10 @@ def report(results: dict[Query, dict]) -> list[str]:
 def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
-    from tools import publish_local
-    from tools.page_budget import serve
+    from tools.checks.page_budget import serve
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    published = publish_local.LATEST / "www" / publish_local.site_path().strip("/") / publish_local.torch_minor()
+    published = facts.LATEST / "www" / facts.site_path().strip("/") / facts.torch_minor()
     p.add_argument("--site", type=Path, default=published,
                    help="a built site (default: the version `make test` or `make publish-local` published)")
     args = p.parse_args(argv)

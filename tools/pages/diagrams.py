@@ -5,7 +5,7 @@ A ```mermaid fence is shown as docs/assets/diagrams/<key>.svg, inlined into the 
 keeps Material's CSS variables, so it follows the light/dark palette like a live diagram.
 The key hashes the diagram's source with the Mermaid and Material versions that drew it.
 
-    python -m tools.diagrams       (make diagrams)
+    python -m tools.pages.diagrams       (make diagrams)
 
 draws the missing SVGs in headless Chromium with our copy of Mermaid and the settings
 Material itself gives Mermaid (read from Material's bundle while it runs), and deletes SVGs
@@ -28,11 +28,11 @@ import textwrap
 from importlib.metadata import version
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.facts import ROOT
 
-from tools.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences
+from tools.pages.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences
 from tools.browser import launch
-from tools.extract_snippets import write_atomically
+from tools.pages.extract_snippets import write_atomically
 
 STORE = DOCS / "assets" / "diagrams"
 MERMAID = next((DOCS / "assets" / "javascripts").glob("mermaid-*.min.js"))

@@ -1,6 +1,6 @@
 """Which torch releases each chapter runs on: one result file per torch build, from real runs.
 
-    python -m tools.compat      run every chapter with the torch of this interpreter (the one
+    python -m tools.run.compat      run every chapter with the torch of this interpreter (the one
                                 runner, as the tests run it) and write its result file
 
 `make test-torch TORCH=… TORCHVISION=…` runs this in its own venv; `make outputs` writes the
@@ -27,11 +27,10 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from tools.docs_pages import DOCS, ROOT, all_units, chapter, heading_before, lang_of, pages, rel, twin
-from tools.extract_snippets import write_atomically
+from tools.pages.docs_pages import COMPAT_TABLE, DOCS, ROOT, all_units, chapter, heading_before, lang_of, pages, rel, twin
+from tools.pages.extract_snippets import write_atomically
 
 RESULTS = DOCS / "assets" / "compat"  # torch-<version>.json, published with the site
-PLACEHOLDER = "<!-- torch-compat-table -->"  # where the install page shows the table
 
 
 def chapters() -> list[Path]:
@@ -57,7 +56,7 @@ def needs_torchvision(page: Path) -> bool:
 def result(page: Path, run) -> dict:
     """passed; or differs / failed (the unit ran but showed something else / it raised, or never
     ran), with the first thing runner.problems found, said in one line."""
-    from tools import runner
+    from tools.run import runner
 
     entry = {"code": code_hash(page), "units": len(all_units(page)), "seconds": round(run.seconds, 1)}
     if run.blocked:
@@ -213,7 +212,7 @@ def table(here: Path) -> str:
     return "\n".join(rows) + "\n\n" + "".join(f"- {_cell(n)}\n" for n in notes)
 
 
-# How tools/docs_pages.py words an output difference (exact_difference, Tolerance.difference).
+# How tools/pages/docs_pages.py words an output difference (exact_difference, Tolerance.difference).
 DIFFERENCES = (
     ("line", re.compile(r"output line (?P<n>\d+): shows (?P<shown>.*), printed (?P<printed>.*)")),
     ("number", re.compile(r"output line (?P<n>\d+): (?P<printed>\S+) printed where (?P<shown>\S+) is shown, .*")),
@@ -233,7 +232,7 @@ def _difference(first: str, w: dict) -> str:
 def fill(markdown: str, here: Path) -> str:
     """Each placeholder line replaced by the table, indented as the placeholder is (the
     install page keeps the table in a collapsed block)."""
-    pattern = re.compile(rf"^([ \t]*){re.escape(PLACEHOLDER)}[ \t]*$", re.M)
+    pattern = re.compile(rf"^([ \t]*){re.escape(COMPAT_TABLE)}[ \t]*$", re.M)
     return pattern.sub(lambda m: textwrap.indent(table(here), m.group(1)).rstrip("\n"), markdown)
 
 
@@ -250,7 +249,7 @@ def _cell(text: str) -> str:
 
 
 def main() -> int:
-    from tools import runner
+    from tools.run import runner
 
     env = environment()
     todo, skipped = [], {}

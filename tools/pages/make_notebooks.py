@@ -1,11 +1,11 @@
 """Write a Jupyter notebook per chapter and language, generated from the page.
 
-    python -m tools.make_notebooks          # (re)write docs/<lang>/notebooks/<chapter>.ipynb
-    python -m tools.make_notebooks --check  # exit 1 and list what is out of date
+    python -m tools.pages.make_notebooks          # (re)write docs/<lang>/notebooks/<chapter>.ipynb
+    python -m tools.pages.make_notebooks --check  # exit 1 and list what is out of date
 
 Headings and prose become Markdown cells in the page's language; ```python blocks become
 code cells in order, carrying what they printed in the one run (`make outputs` writes them,
-tools/runner.py; `make snippets` keeps them while the code is unchanged); shown-output fences
+tools/run/runner.py; `make snippets` keeps them while the code is unchanged); shown-output fences
 are left out (the cells carry their outputs); other fences stay as code shown in Markdown. Material-only syntax is turned into plain Markdown
 (admonitions and tabs into bold titles, annotation markers removed, snippet includes
 inlined), and links point at the published site so they work in Colab. The first code
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import nbformat
 
-from tools.docs_pages import (DOCS, EXERCISE_CLASS, LANGS, NOTEBOOKS, RECORD, ROOT, SOLUTION, VARIES, DocsError, Tolerance, lang_of, notebook_path,
+from tools.pages.docs_pages import (COMPAT_TABLE, DOCS, EXERCISE_CLASS, LANGS, NOTEBOOKS, RECORD, ROOT, SOLUTION, VARIES, DocsError, Tolerance, lang_of, notebook_path,
                               pages, rel, twin, units, varies_note)
-from tools.docs_pages import url as page_url
-from tools.extract_snippets import write_atomically
-from tools.compat import PLACEHOLDER
+from tools.pages.docs_pages import url as page_url
+from tools.pages.extract_snippets import write_atomically
+from tools.facts import published_root, repo
 
 INSTALL_TAG = "install"
 VARIES_TAG = "nbval-ignore-output"
@@ -52,14 +52,6 @@ TABLE_ON_SITE = {"ko": "장별 결과 표는 [사이트의 이 절]({link})에 �
                  "en": "The table of results by chapter is in [this section on the site]({link})."}
 
 
-def config_value(key: str) -> str:
-    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    m = re.search(rf'^{key}:\s*(?:!ENV \[\w+,\s*)?"?([^"\]\s]+)"?\]?\s*$', text, re.M)
-    if not m:
-        raise SystemExit(f"error: mkdocs.yml has no {key}")
-    return m.group(1).rstrip("/") + "/"
-
-
 def pins(page: Path | None = None) -> str:
     """The exact versions a page's notebook installs (every package of PACKAGES, and the ONNX
     ones or tensorboard where its code uses them)."""
@@ -74,13 +66,7 @@ def pins(page: Path | None = None) -> str:
 
 
 def colab_url(page: Path) -> str:
-    repo = config_value("repo_url").removeprefix("https://github.com/").rstrip("/")
-    return f"https://colab.research.google.com/github/{repo}/blob/main/{rel(notebook_path(page))}"
-
-
-def published_root() -> str:
-    """Where readers find the newest published version: what the notebooks link to."""
-    return config_value("site_url") + "latest/"
+    return f"https://colab.research.google.com/github/{repo()}/blob/main/{rel(notebook_path(page))}"
 
 
 def site_url_of(page: Path, target: str) -> str:
@@ -152,7 +138,7 @@ def cells_of(page: Path) -> list:
             pending = m.group(1) if m.re is MARKER else Tolerance.parse(m.group(1))
             i += 1
             continue
-        if line.strip() == PLACEHOLDER:
+        if line.strip() == COMPAT_TABLE:
             heading = next(h for h in reversed(lines[:i]) if re.match(r"#{2,6} ", h)).lstrip("#").strip()
             link = f"{page.name}#{_slugify()(heading, '-')}"
             prose.append(TABLE_ON_SITE[lang_of(page)].format(link=link))

@@ -12,14 +12,14 @@ only what a reader searches for in the index.
 - Material's search splits Korean only at spaces and matches each query word as a prefix:
   "자동미분" found nothing (the pages write "자동 미분") and "합성곱을" only pages that
   happen to write that form. Material applies one `separator` pattern to the pages and to
-  the query alike; after a glossary word (tools/glossary.yml) ours also drops a particle
+  the query alike; after a glossary word (tools/pages/glossary.yml) ours also drops a particle
   that ends the word and splits before another glossary word, so 텐서를 is 텐서 and
   자동미분 is 자동 + 미분 on both sides.
 - Code blocks, their text outputs and tables of numbers are left out of the index
   (`data-search-exclude`, which Material's indexer honours): they were two thirds of its
   bytes, outputs match nothing a reader looks for, and the names a reader searches for
   (`DataLoader`, `state_dict`) are in the prose and headings that explain the code, which
-  stay. Executed notebooks are excluded in tools/mkdocs_hooks.py.
+  stay. Executed notebooks are excluded in tools/site/mkdocs_hooks.py.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # mkdocs restores sys.path
-from tools import glossary  # noqa: E402
-from tools.docs_pages import DOCS, url  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mkdocs restores sys.path
+from tools.pages import glossary  # noqa: E402
+from tools.pages.docs_pages import DOCS, url  # noqa: E402
 
 INDEX = "search/search_index.json"
 LANG_INDEX = "search/search_index.{lang}.json"
@@ -114,7 +114,7 @@ def _terms() -> tuple:
 
 
 def keywords(docs: list[dict], default: str) -> dict[str, dict[str, str]]:
-    """lang -> index location -> the glossary terms its section teaches (tools/glossary.yml
+    """lang -> index location -> the glossary terms its section teaches (tools/pages/glossary.yml
     `where`), so that a query for a term finds the section that teaches it before the pages
     that only use it. The other languages' section is the one at the same place in the
     twin page (their headings match one to one: tests/test_glossary.py); English terms

@@ -1,7 +1,7 @@
 """MkDocs hook: an output that varies by CPU says so, in the page's language, in the title bar
 of its ```text block. The page writes <!--output-varies: ±0.03--> above the block
-(tools/docs_pages.py: VARIES); the line readers see comes from docs_pages.varies_note, the same
-line the notebooks carry (tools/make_notebooks.py)."""
+(tools/pages/docs_pages.py: VARIES); the line readers see comes from docs_pages.varies_note, the same
+line the notebooks carry (tools/pages/make_notebooks.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 # mkdocs restores sys.path after loading a hook, so import what we need now.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import docs_pages  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools.pages import docs_pages  # noqa: E402
 
 MARKED_FENCE = re.compile(r"^[ \t]*<!--\s*output-varies:\s*(.*?)\s*-->[ \t]*\n(?:[ \t]*\n)*([ \t]*)```text[ \t]*$", re.M)
 

@@ -1,0 +1,48 @@
+"""Facts about the project that every layer reads, each defined once: where things are, which
+torch the pins name, where the site is published. Read from mkdocs.yml and requirements.txt,
+so there is nothing to keep in step by hand."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PUBLISHED = ROOT / "build" / "publish"  # tools/checks/publish_local.py: a folder per run
+LATEST = PUBLISHED / "latest"  # a link to the newest complete one, for `make page-budget`
+
+
+@cache
+def config_value(key: str) -> str:
+    """A top-level URL of mkdocs.yml (site_url, repo_url), with one final slash."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    m = re.search(rf'^{key}:\s*(?:!ENV \[\w+,\s*)?"?([^"\]\s]+)"?\]?\s*$', text, re.M)
+    if not m:
+        raise SystemExit(f"error: mkdocs.yml has no {key}")
+    return m.group(1).rstrip("/") + "/"
+
+
+def site_path() -> str:
+    """The path part of site_url ("/pytorch-usage/"): where GitHub Pages serves gh-pages."""
+    return urlsplit(config_value("site_url")).path
+
+
+def published_root() -> str:
+    """Where readers find the newest published version: what the notebooks link to."""
+    return config_value("site_url") + "latest/"
+
+
+def repo() -> str:
+    """owner/name on GitHub, from repo_url."""
+    return config_value("repo_url").removeprefix("https://github.com/").rstrip("/")
+
+
+def torch_minor() -> str:
+    """"2.14" for torch==2.14.1: the version the site is published under."""
+    m = re.search(r"^torch==(\d+\.\d+)\.", (ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    if not m:
+        raise SystemExit("error: requirements.txt has no exact `torch==X.Y.Z` pin to name the version after")
+    return m.group(1)
