@@ -38,11 +38,14 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+# The publish job installs only what builds the site: make publish REQUIREMENTS=requirements-docs.txt
+REQUIREMENTS ?= requirements.txt
+
+$(STAMP): requirements.txt requirements-docs.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "error: Python 3.11 or newer is needed to create $(VENV), found: $$($(PYTHON) --version 2>&1 || echo none) (set PYTHON=/path/to/python3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
 	touch $@
 
 serve: $(STAMP)
@@ -133,7 +136,7 @@ test-torch:
 	@[ -n "$(TORCH)" ] || { echo "error: give TORCH=X.Y.Z with TORCHVISION=A.B.C (or TORCHVISION=none), or TORCH=newest"; exit 1; }
 	@[ "$(TORCH)" = newest ] || [ -n "$(TORCHVISION)" ] || { echo "error: TORCH=$(TORCH) needs TORCHVISION=A.B.C (its match) or TORCHVISION=none"; exit 1; }
 	$(PYTHON) -m venv $(TORCH_VENV)
-	grep -vE '^(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z-]+)[=<>~ ]' requirements.txt > $(TORCH_VENV)/requirements-but-torch.txt
+	cat requirements-docs.txt requirements.txt | grep -vE '^(-r |(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z-]+)[=<>~ ])' > $(TORCH_VENV)/requirements-but-torch.txt
 	$(TORCH_VENV)/bin/pip install --quiet -r $(TORCH_VENV)/requirements-but-torch.txt
 	$(if $(filter none,$(TORCHVISION)),$(TORCH_VENV)/bin/pip uninstall --quiet --yes torchvision)
 	$(TORCH_VENV)/bin/pip install --quiet --upgrade $(TORCH_SPEC)

@@ -118,6 +118,35 @@ def test_version_name_is_the_pinned_torch_minor():
     assert out.strip() == facts.torch_minor()
 
 
+# ---- the publish job installs only what builds the site ----
+
+def pins(name: str) -> dict[str, str]:
+    text = (ROOT / name).read_text(encoding="utf-8")
+    return {m.group(1).lower(): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.M)}
+
+
+def test_requirements_include_the_docs_pins_once():
+    """Readers install one file; the publish job the docs part of it (ci.yml, make publish)."""
+    assert re.search(r"^-r requirements-docs\.txt\b", (ROOT / "requirements.txt").read_text(), re.M)
+    docs, rest = pins("requirements-docs.txt"), pins("requirements.txt")
+    assert not docs.keys() & rest.keys(), f"pinned in both files: {sorted(docs.keys() & rest.keys())}"
+    assert "torch" in rest and "torch" not in docs
+    publish = next(s["run"] for s in CI["jobs"]["publish"]["steps"] if "make publish" in s.get("run", ""))
+    assert "REQUIREMENTS=requirements-docs.txt" in publish
+
+
+def test_docs_only_guard_refuses_an_import_outside_the_docs_pins():
+    """The guard the publish steps run under (a venv with every pin standing in for the
+    runner's docs-only one) must refuse torch and allow what the build needs, or the publish
+    test below would prove nothing."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(publish_local.DOCS_ONLY),
+           "DOCS_ONLY_REQUIREMENTS": str(ROOT / "requirements-docs.txt")}
+    code = "import mkdocs_jupyter, material, mike, latex2mathml, nbformat\nimport torch"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "No module named 'torch'" in proc.stderr, proc.stderr
+    assert "not in requirements-docs.txt" in proc.stderr.splitlines()[-1]
+
+
 # ---- the publish job, run as written ----
 
 def test_publish_steps_ran_as_written(published):

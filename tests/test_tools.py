@@ -521,3 +521,22 @@ def test_a_stored_figure_is_a_smaller_palette_png_showing_the_same_picture(tmp_p
     assert figures.difference(tmp_path / "drawn.png", tmp_path / "stored.png") is None
     figures.store_compressed(tmp_path / "clear.png", tmp_path / "kept.png")  # transparency: as it is
     assert (tmp_path / "kept.png").read_bytes() == (tmp_path / "clear.png").read_bytes()
+
+
+def test_no_module_imports_a_layer_below_it():
+    """tools/__init__.py's order: facts < pages < run < site < checks. A module that imports a
+    later layer (the runner importing a site check, the page model importing the runner) is
+    the import cycle this layout exists to prevent."""
+    import ast
+
+    order = {"facts": 0, "browser": 0, "pages": 1, "run": 2, "site": 3, "checks": 4}
+    wrong = []
+    for path in sorted((docs_pages.ROOT / "tools").rglob("*.py")):
+        parts = path.relative_to(docs_pages.ROOT / "tools").with_suffix("").parts
+        mine = order[parts[0]] if parts[0] in order else 0
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tools":
+                names = node.module.split(".")[1:2] or [a.name for a in node.names]
+                wrong += [f"{docs_pages.rel(path)}:{node.lineno} imports tools.{n}" for n in names
+                          if order.get(n, 0) > mine]
+    assert not wrong, "a layer imports a later one (see tools/__init__.py):\n" + "\n".join(wrong)

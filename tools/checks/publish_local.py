@@ -30,6 +30,7 @@ import yaml
 from tools.facts import LATEST, PUBLISHED, ROOT, site_path, torch_minor
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+DOCS_ONLY = Path(__file__).with_name("docs_only")
 OLDER = "2.13"  # a stand-in for the previous release already on gh-pages
 USES_STOOD_IN = {
     "actions/checkout": "the scratch clone (all branches fetched, as with fetch-depth: 0)",
@@ -125,13 +126,17 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
     if not stamp_file.exists():
         raise PublishError(f"{sys.prefix} was not set up by make (no .installed): run `make install` first")
     stamp = stamp_file.stat().st_mtime
-    os.utime(src / "requirements.txt", (stamp - 1, stamp - 1))
+    for name in ("requirements.txt", "requirements-docs.txt"):
+        os.utime(src / name, (stamp - 1, stamp - 1))
 
     workflow_env, steps = publish_steps(workflow)
     env = fresh_runner_env(tmp)
     # A new, empty folder for the notebook views (tools/site/notebook_cache.py): this build renders
     # every view, as on a fresh runner, and leaves them for tests/test_notebook_cache.py.
     env["NOTEBOOK_CACHE_DIR"] = str(out / "notebook-views")
+    # The runner installs only requirements-docs.txt; this venv has every pin, so imports of
+    # anything else are refused instead (tools/checks/docs_only/sitecustomize.py).
+    env.update(PYTHONPATH=str(DOCS_ONLY), DOCS_ONLY_REQUIREMENTS=str(src / "requirements-docs.txt"))
     ran, skipped = [], []
     for step in steps:
         name = step.get("name") or step.get("uses") or step.get("run", "").splitlines()[0]
