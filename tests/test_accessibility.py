@@ -14,12 +14,10 @@ audit code and browser are all unchanged since the last run keeps that run's res
 from __future__ import annotations
 
 import atexit
-import functools
 import json
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -118,7 +116,7 @@ DEFECTS = ('<p style="color:#3b3f48">Dark grey text</p><p><a href="#x"><span></s
            '<div style="overflow:auto;width:10em;white-space:nowrap">' + "a box too narrow for its text " * 3 + "</div>")
 
 
-class CanaryHandler(accessibility.Quiet):
+class CanaryHandler(browser_tools.QuietHandler):
     """gh-pages as published, plus the 404 page with known defects at CANARY."""
 
     def do_GET(self):
@@ -138,9 +136,8 @@ class CanaryHandler(accessibility.Quiet):
 @pytest.fixture(scope="module")
 def served(published):
     """The base URL of this build's version folder (404 page defects at CANARY)."""
-    server = browser_tools.QuietServer(("127.0.0.1", 0), functools.partial(CanaryHandler, directory=str(published["www"])))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}{facts.site_path()}{VERSION}/"
+    server, base = browser_tools.serve(published["www"], CanaryHandler)
+    yield f"{base}{facts.site_path().lstrip('/')}{VERSION}/"
     server.shutdown()
 
 

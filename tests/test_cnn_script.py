@@ -4,7 +4,6 @@ any work, with one `error:` line that names the argument and exit status 2."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tools.run import scripts
 from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +43,7 @@ def default_run(started_here):
 @pytest.fixture(scope="module")
 def script():
     """train.py imported in-process, as a notebook or a test uses parse_args([...])."""
-    spec = importlib.util.spec_from_file_location("cnn_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.import_script(SCRIPT)
 
 
 def test_default_run_learns_and_saves_the_weights(default_run, script):

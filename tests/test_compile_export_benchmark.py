@@ -7,11 +7,12 @@ itself (quickly, on CUDA too in `make test-gpu`). Pure text and argument parsing
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+
+from tools.run import scripts
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "snippets" / "compile-export"
@@ -70,10 +71,7 @@ def test_the_page_shows_the_stored_result():
 
 @pytest.fixture(scope="module")
 def benchmark():
-    spec = importlib.util.spec_from_file_location("compile_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.import_script(SCRIPT)
 
 
 @pytest.mark.parametrize("argv, argument", [

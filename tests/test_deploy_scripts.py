@@ -6,7 +6,6 @@ naming the file, exit status 2 and nothing on standard output."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tools.run import scripts
 from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,10 +50,7 @@ def runs(started_here):
 
 
 def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"deploy_{name}", DEPLOY / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.import_script(DEPLOY / f"{name}.py")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ one-line message that names the argument, and never touch an existing checkpoint
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tools.run import scripts
 from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,19 +125,7 @@ def test_bad_input_stops_before_any_work(runs, case):
 def main_module():
     """main.py imported in-process, as a notebook or a test uses parse_args([...]); its
     sibling modules are found through sys.path and then taken out of sys.modules again."""
-    saved = {name: sys.modules.pop(name, None) for name in ("model", "utils")}
-    sys.path.insert(0, str(PROJECT))
-    try:
-        spec = importlib.util.spec_from_file_location("digits_main", MAIN)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(PROJECT))
-        for name, old in saved.items():
-            sys.modules.pop(name, None)
-            if old is not None:
-                sys.modules[name] = old
-    return module
+    return scripts.import_script(MAIN)
 
 
 def test_parse_args_reads_a_list(main_module):

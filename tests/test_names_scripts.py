@@ -4,7 +4,6 @@ must stop them before any work with one `error:` line that names the argument.""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tools.run import scripts
 from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,20 +54,7 @@ def trained(started_here):
 def modules():
     """train.py and predict.py imported in-process (predict imports train through sys.path,
     as when it runs as a script); sys.path and sys.modules are put back afterwards."""
-    saved = sys.modules.pop("train", None)
-    sys.path.insert(0, str(PROJECT))
-    try:
-        loaded = {}
-        for name in ("train", "predict"):
-            spec = importlib.util.spec_from_file_location(f"names_{name}", PROJECT / f"{name}.py")
-            loaded[name] = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(loaded[name])
-    finally:
-        sys.path.remove(str(PROJECT))
-        sys.modules.pop("train", None)
-        if saved is not None:
-            sys.modules["train"] = saved
-    return loaded
+    return scripts.import_scripts(PROJECT, "train", "predict")
 
 
 def test_train_learns_and_saves_one_checkpoint(trained):

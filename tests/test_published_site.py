@@ -9,11 +9,8 @@ saved under build/screenshots/ (the workflow uploads them).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
-import threading
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
@@ -36,16 +33,9 @@ SHOTS = ROOT / "build" / "screenshots"
 @pytest.fixture(scope="module")
 def served(published):
     """(base URL of gh-pages, the folder it is served from)."""
-    handler = functools.partial(QuietHandler, directory=str(published["www"]))
-    server = browser_tools.QuietServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}{facts.site_path()}", published["www"]
+    server, base = browser_tools.serve(published["www"])
+    yield f"{base}{facts.site_path().lstrip('/')}", published["www"]
     server.shutdown()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 # ---- publishing (no browser needed) ----

@@ -1,12 +1,15 @@
-"""The local Chromium and a static server, shared by the browser tests, make diagrams and
-make page-budget, so all three drive the same browser the same way."""
+"""The local Chromium and the one static server, shared by the browser tests, make diagrams,
+make page-budget, the search check and make publish-local, so all drive and serve the same way."""
 
 from __future__ import annotations
 
+import functools
 import http.server
 import os
 import shutil
 import sys
+import threading
+from pathlib import Path
 
 # Headless and offline: no sandbox (root in containers), no background or update traffic.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,3 +32,16 @@ class QuietServer(http.server.ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             super().handle_error(request, client_address)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path, handler: type = QuietHandler, port: int = 0) -> tuple[QuietServer, str]:
+    """`folder` served on 127.0.0.1 from a background thread: (server, "http://127.0.0.1:PORT/").
+    `handler`: a SimpleHTTPRequestHandler subclass (gzip, a test's injected page)."""
+    server = QuietServer(("127.0.0.1", port), functools.partial(handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"

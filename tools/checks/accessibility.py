@@ -12,18 +12,15 @@ tests/test_accessibility.py runs the same audit and fails on any violation.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
-import http.server
 import json
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tools import facts
-from tools.browser import QuietServer, launch
+from tools.browser import launch, serve
 
 from tools.facts import ROOT
 AXE_VERSION = "4.14.1"  # the Makefile's AXE_VERSION: `make axe` installs exactly this one
@@ -38,17 +35,6 @@ RUN = """async tags => {
     target: v.nodes[0].target.join(" "), html: v.nodes[0].html.slice(0, 200),
     summary: (v.nodes[0].failureSummary || "").slice(0, 300)}))};
 }"""
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(folder: Path) -> tuple[QuietServer, str]:
-    server = QuietServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def page_paths(site: Path) -> list[str]:

@@ -22,7 +22,6 @@ accessibility scores.
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
 import http.server
 import io
@@ -30,7 +29,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,20 +36,18 @@ from urllib.parse import urlsplit
 from tools import facts
 from tools.facts import ROOT
 
-from tools.browser import QuietServer, chromium, launch
+from tools import browser
+from tools.browser import chromium, launch
 
 BUDGET = 400 * 1024
 COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
 
 
-class GzipHandler(http.server.SimpleHTTPRequestHandler):
+class GzipHandler(browser.QuietHandler):
     """Static files, gzipped for clients that accept it (GitHub Pages does the same).
     Counts the body bytes it sends: the browser's own figures miss the search worker."""
 
     sent: list[int] = []
-
-    def log_message(self, *args):
-        pass
 
     def send_header(self, keyword, value):
         if keyword == "Content-Length":
@@ -75,10 +71,7 @@ class GzipHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(GzipHandler, directory=str(site))
-    server = QuietServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    return browser.serve(site, GzipHandler)  # as GitHub Pages: gzipped
 
 
 def page_urls(site: Path) -> list[str]:

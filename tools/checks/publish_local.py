@@ -15,13 +15,12 @@ then unpacked under www/<site path>/ and can be served as GitHub Pages serves it
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -167,12 +166,14 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
 
 
 def serve(www: Path, port: int) -> None:
-    from tools.browser import QuietServer
+    from tools.browser import serve
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    with QuietServer(("127.0.0.1", port), handler) as server:
-        print(f"serving gh-pages on http://127.0.0.1:{port}{site_path()} (Ctrl+C stops)")
-        server.serve_forever()
+    server, base = serve(www, port=port)
+    print(f"serving gh-pages on {base}{site_path().lstrip('/')} (Ctrl+C stops)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:

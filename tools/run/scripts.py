@@ -1,0 +1,34 @@
+"""A reader's script imported in-process by a test, as a notebook would use it (its
+parse_args([...]), its functions); started as a process, it runs under no_network.guarded_env."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+
+def import_scripts(folder: Path, *names: str, prefix: str = "") -> dict[str, ModuleType]:
+    """Each `folder/<name>.py` as a module, in order. The folder is on sys.path meanwhile, so a
+    script's `import train` finds its sibling as when run from there; afterwards sys.path and
+    the siblings' entries in sys.modules are as they were (another chapter has its own train.py)."""
+    siblings = {p.stem for p in folder.glob("*.py")}
+    saved = {name: sys.modules.pop(name) for name in siblings if name in sys.modules}
+    sys.path.insert(0, str(folder))
+    try:
+        loaded = {}
+        for name in names:
+            spec = importlib.util.spec_from_file_location(f"{prefix or folder.name}_{name}", folder / f"{name}.py")
+            loaded[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded[name])
+        return loaded
+    finally:
+        sys.path.remove(str(folder))
+        for name in siblings:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+def import_script(path: Path) -> ModuleType:
+    return import_scripts(path.parent, path.stem)[path.stem]
