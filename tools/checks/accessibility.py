@@ -182,7 +182,7 @@ def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
     results = {keys[path]: known.get(keys[path]) or {palette: found[path, palette] for palette in PALETTES}
                for path in paths}
     if cache:
-        from tools.pages.extract_snippets import write_atomically
+        from tools.pages.generated import write_atomically
 
         write_atomically(CACHE, json.dumps(results, ensure_ascii=False))
     return {"axe": AXE_VERSION, "tags": TAGS, "seconds": round(time.perf_counter() - start, 1),

@@ -32,7 +32,7 @@ from tools.facts import ROOT
 
 from tools.pages.docs_pages import DOCS, LANGS, DocsError, pages, rel, scan_fences
 from tools.browser import launch
-from tools.pages.extract_snippets import write_atomically
+from tools.pages.generated import write_atomically
 
 STORE = DOCS / "assets" / "diagrams"
 MERMAID = next((DOCS / "assets" / "javascripts").glob("mermaid-*.min.js"))

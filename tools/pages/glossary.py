@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from tools.pages.docs_pages import DOCS, rel
+from tools.pages.generated import sync
 
 DATA = Path(__file__).with_name("glossary.yml")
 PAGE = "glossary.md"
@@ -215,18 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     except GlossaryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    stale = [p for p, text in pages.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
-    if args.check:
-        problems = [f"stale {rel(p)}: run `{COMMAND}`" for p in stale] + all_drift()
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        return 1 if problems else 0
-    from tools.pages.extract_snippets import write_atomically  # never half a page
-
-    for p in stale:
-        write_atomically(p, pages[p])
-        print(f"wrote {rel(p)}")
-    return 0
+    drift = all_drift() if args.check else []
+    for problem in drift:
+        print(problem, file=sys.stderr)
+    return max(sync("glossary pages", pages, [], args.check, COMMAND), 1 if drift else 0)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import nbformat
 from tools.pages.docs_pages import (COMPAT_TABLE, DOCS, EXERCISE_CLASS, LANGS, NOTEBOOKS, RECORD, ROOT, SOLUTION, VARIES, DocsError, Tolerance, lang_of, notebook_path,
                               pages, rel, twin, units, varies_note)
 from tools.pages.docs_pages import url as page_url
-from tools.pages.extract_snippets import write_atomically
+from tools.pages.generated import sync, write_atomically
 from tools.facts import published_root, repo
 
 INSTALL_TAG = "install"
@@ -272,23 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     except DocsError as e:
         print(f"error: {e}\nnotebooks were not changed.", file=sys.stderr)
         return 2
-    have = {p for lang in LANGS for p in (DOCS / lang / NOTEBOOKS).rglob("*.ipynb")}
-    stale = [p for p in want if not p.exists() or p.read_text(encoding="utf-8") != want[p]]
-    orphaned = sorted(have - set(want))
-    if args.check:
-        for p in stale:
-            print(f"stale: {rel(p)}")
-        for p in orphaned:
-            print(f"orphaned: {rel(p)}")
-        if stale or orphaned:
-            print("notebooks are out of date; run `make snippets`", file=sys.stderr)
-        return 1 if stale or orphaned else 0
-    for p in stale:
-        write_atomically(p, want[p])
-    for p in orphaned:
-        p.unlink()
-    print(f"notebooks: {len(want)}, {len(stale)} written, {len(orphaned)} removed")
-    return 0
+    have = [p for lang in LANGS for p in (DOCS / lang / NOTEBOOKS).rglob("*.ipynb")]
+    return sync("notebooks", want, have, args.check, "make snippets")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 
 from tools.pages.docs_pages import COMPAT_TABLE, DOCS, ROOT, all_units, chapter, heading_before, lang_of, pages, rel, twin
-from tools.pages.extract_snippets import write_atomically
+from tools.pages.generated import write_atomically
 
 RESULTS = DOCS / "assets" / "compat"  # torch-<version>.json, published with the site
 

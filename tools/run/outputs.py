@@ -23,7 +23,7 @@ from pathlib import Path
 from tools.run import compat, runner
 from tools.pages import figures, make_notebooks
 from tools.pages.docs_pages import DocsError, all_units, rel, scan_fences, twin
-from tools.pages.extract_snippets import write_atomically
+from tools.pages.generated import write_atomically
 
 
 def write_outputs(run: runner.ChapterRun) -> list[str]:
