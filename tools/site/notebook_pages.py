@@ -68,4 +68,7 @@ def focusable_code_boxes(html: str, lang: str) -> str:
     def named(m):
         return f'<div class="{m.group(1)}" {attrs}>' if m.group(1) else f'<div class="highlight"><pre {attrs}>'
 
-    return NOTEBOOK_CODE_BOX.sub(named, html)
+    html, n = NOTEBOOK_CODE_BOX.subn(named, html)
+    if not n and "jp-CodeCell" in html:  # nbconvert's or mkdocs-jupyter's markup moved
+        raise PluginError("a notebook page has code cells but no code box this hook knows: update tools/site/notebook_pages.py")
+    return html

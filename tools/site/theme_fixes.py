@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
 HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
@@ -45,6 +46,8 @@ def on_page_context(context, page, config, nav):
 
 def _frame(output: str, lang: str) -> str:
     output = HEAD_ALTERNATE.sub("", output)
+    if 'data-md-component="search"' in output and SEARCH_DIALOG not in output:  # Material's markup moved
+        raise PluginError(f"Material's search dialog is no longer {SEARCH_DIALOG!r}: update tools/site/theme_fixes.py")
     return output.replace(SEARCH_DIALOG, SEARCH_DIALOG.replace(
         'role="dialog">', f'role="dialog" aria-label="{SEARCH_NAME[lang]}">'))
 
