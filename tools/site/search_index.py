@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import event_priority
+from mkdocs.plugins import CombinedEvent, event_priority
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mkdocs restores sys.path
 from tools.pages import glossary  # noqa: E402
@@ -86,6 +86,31 @@ def on_page_content(html, page, config, files):
     html = CODE_BLOCK.sub(r'<div class="\1" data-search-exclude>', html)
     return TABLE.sub(lambda m: m.group(0).replace("<table>", "<table data-search-exclude>", 1)
                      if _numbers_only(m.group(1)) else m.group(0), html)
+
+
+# Material's indexer parses each page's whole HTML with html.parser, the code it then skips
+# included: with pygments' thousands of spans that was 40 % of a warm build. It sees the page
+# without its code (every <pre> is a code block or an output, all excluded above), and the page
+# gets its code back before its template is rendered.
+PRE = re.compile(r"<pre\b.*?</pre>", re.S)
+FULL_CONTENT = "search_index_full_content"
+
+
+@event_priority(100)  # before Material's search plugin (0)
+def _index_without_code(context, page, config, nav):
+    if page.content and not (page.meta.get("search") or {}).get("exclude"):
+        page.meta[FULL_CONTENT], page.content = page.content, PRE.sub("<pre></pre>", page.content)
+    return context
+
+
+@event_priority(-150)  # after it, and after mkdocs-static-i18n's (-100)
+def _page_with_code(context, page, config, nav):
+    if FULL_CONTENT in page.meta:
+        page.content = page.meta.pop(FULL_CONTENT)
+    return context
+
+
+on_page_context = CombinedEvent(_index_without_code, _page_with_code)
 
 
 # ---- one index per language ---------------------------------------------------------------
