@@ -51,12 +51,24 @@ def _in_git_bash(block) -> None:
     block.code, block.syntax = f'"{bash}" "{script}"', "sh"
 
 
+_page = [None]
+
+
+def _new_page(path: Path) -> None:
+    """A page's figures are closed when the next page starts, as each notebook gets a kernel of
+    its own: one process running every page opened more than matplotlib's 20 and warned."""
+    if path != _page[0] and "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    _page[0] = path
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     before = len(no_network.BLOCKED)
     if sys.platform == "win32" and item.path.suffix == ".md" and getattr(item.obj, "syntax", None) in ("sh", "bash"):
         _in_git_bash(item.obj)
     if item.path.suffix == ".md" and getattr(getattr(item, "obj", None), "syntax", None) == "python":
+        _new_page(item.path)
         home, workdir = os.getcwd(), tempfile.mkdtemp(prefix="docs-block-")
         os.chdir(workdir)
         try:
