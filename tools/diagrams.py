@@ -96,7 +96,8 @@ def inline_notebook_diagrams(page_html: str, where: str) -> str:
         if not path.is_file():
             log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
             return m.group(0)
-        return f'<div class="jp-Mermaid">{inline(path)}'
+        # nbconvert's CSS hides a jp-Mermaid until its script marks it rendered: drawn, it is
+        return f'<div class="jp-Mermaid jp-RenderedMermaid">{inline(path)}'
 
     return JUPYTER_MERMAID.sub(drawn, page_html)
 
