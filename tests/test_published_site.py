@@ -314,3 +314,39 @@ def test_formula_page_in_both_palettes_at_phone_width(tab, served):
         tab.locator("form[data-md-component=palette] label:visible").first.click()
         tab.wait_for_timeout(200)
     assert not tab.errors and not tab.foreign, (tab.errors, tab.foreign)
+
+
+PHONE_READABLE = """() => {
+  const boxes = [...document.querySelectorAll('.diagram, div.arithmatex, .md-typeset__scrollwrap')]
+    .filter(b => b.offsetParent && b.scrollWidth > b.clientWidth);
+  return {
+    page: [document.documentElement.scrollWidth, innerWidth],
+    unreachable: boxes.filter(b => b.tabIndex !== 0).map(b => b.className),
+    diagramText: [...document.querySelectorAll('.diagram svg')].map(s =>
+      +(parseFloat(getComputedStyle(s.querySelector('.nodeLabel')).fontSize)
+        * s.getBoundingClientRect().width / s.viewBox.baseVal.width).toFixed(1)),
+    labelBreak: [...document.querySelectorAll('.diagram .nodeLabel')].map(l => getComputedStyle(l).wordBreak),
+  };
+}"""
+
+
+@pytest.mark.parametrize("path", ["intro/", "autograd/", "en/autograd/", "glossary/"])
+def test_wide_content_on_a_phone_stays_readable_and_scrolls_in_its_box(tab, served, path):
+    """A diagram keeps its text at 11 px or more at phone width (it scrolls instead of
+    shrinking), Korean labels break between words, every box that scrolls sideways is a Tab
+    stop, and a table's first column stays in view while the rest scrolls."""
+    base, _ = served
+    tab.set_viewport_size({"width": 390, "height": 844})
+    tab.goto(f"{base}{VERSION}/{path}", wait_until="networkidle")
+    seen = tab.evaluate(PHONE_READABLE)
+    assert seen["page"][0] <= seen["page"][1], f"the page is {seen['page'][0]} px wide in a {seen['page'][1]} px viewport"
+    assert not seen["unreachable"], f"boxes that scroll but Tab never reaches: {seen['unreachable']}"
+    assert all(px >= 11 for px in seen["diagramText"]), f"diagram text at {seen['diagramText']} px"
+    assert set(seen["labelBreak"]) <= {"keep-all"}, seen["labelBreak"]
+    if path == "glossary/":
+        wrap = tab.locator(".md-typeset__scrollwrap").first
+        first = tab.locator(".md-typeset__scrollwrap td:first-child").first
+        wrap.evaluate("w => { w.scrollLeft = 200 }")
+        assert wrap.evaluate("w => w.scrollLeft") > 0
+        assert first.bounding_box()["x"] >= wrap.bounding_box()["x"] - 1, "the term column scrolled away"
+    assert not tab.errors and not tab.foreign, (tab.errors, tab.foreign)

@@ -111,7 +111,7 @@ def test_code_blocks_are_rendered(site, page):
 def test_diagrams_are_drawn_svg_and_no_mermaid_is_loaded(site, page):
     text = built(site, page).read_text(encoding="utf-8")
     fences = sum(f.info == "mermaid" for f in scan_fences(page))
-    assert text.count('<div class="diagram"><svg id="diagram-') == fences
+    assert len(re.findall(r'<div class="diagram" style="--diagram-width: [\d.]+px"><svg id="diagram-', text)) == fences
     assert 'class="mermaid"' not in text and "mermaid-11" not in text  # 1 MB gzipped saved
 
 
@@ -130,6 +130,26 @@ def test_theme_features_and_versioning_are_on(site):
     assert '"provider": "mike"' in text
     assert 'href="https://github.com/' in text and "/edit/main/docs/ko/index.md" in text
     assert "__palette_1" in text  # the light/dark toggle
+
+
+@pytest.mark.parametrize("home, lang", [("index.html", "ko"), ("en/index.html", "en")])
+def test_interface_text_is_in_the_pages_language(site, home, lang):
+    """Material's palette toggle and footer credit, and the navigation: no text of the other
+    language, and no section named like the site (shown above the navigation)."""
+    text = (site / home).read_text(encoding="utf-8")
+    toggles = re.findall(r'<label class="md-header__button md-icon" title="([^"]+)"', text)
+    credit = re.search(r'<div class="md-copyright">(.*?)</div>', text, re.S).group(1)
+    credit = " ".join(re.sub(r"<[^>]+>", "", credit).split())
+    assert len(toggles) == 2, toggles
+    if lang == "ko":
+        assert all(re.search("[가-힣]", t) and not re.search("[a-z]", t) for t in toggles), toggles
+        assert credit == "Material for MkDocs로 만들었습니다", credit
+    else:
+        assert not [t for t in toggles if re.search("[가-힣]", t)], toggles
+        assert credit == "Made with Material for MkDocs", credit
+    site_name = re.search(r'<label class="md-nav__title" for="__drawer">.*?</a>\s*([^<]+?)\s*</label>', text, re.S).group(1)
+    sections = re.findall(r'<label class="md-nav__link" for="__nav_\d+"[^>]*>\s*<span class="md-ellipsis">\s*([^<]+?)\s*</span>', text)
+    assert sections and site_name not in sections, (site_name, sections)
 
 
 @pytest.mark.parametrize("lang, other, heading", [("ko", "en", "설치 확인"), ("en", "ko", "Checking the install")])

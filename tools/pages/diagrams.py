@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import logging
 import os
 import re
@@ -39,7 +40,12 @@ MERMAID = next((DOCS / "assets" / "javascripts").glob("mermaid-*.min.js"))
 log = logging.getLogger("mkdocs.diagrams")  # under "mkdocs": --strict counts its warnings
 
 
-DRAWN_BY = f"{MERMAID.name}\nmkdocs-material {version('mkdocs-material')}\n"
+# Ours on top of Material's Mermaid settings. Korean labels break between words, never
+# inside one ("기록/됨"): Mermaid sizes each box with this CSS in effect, so the box fits the
+# text. Group titles get room above and below instead of touching their border.
+OURS = {"themeCSS": ".nodeLabel, .edgeLabel, .cluster-label { word-break: keep-all; }",
+        "flowchart": {"subGraphTitleMargin": {"top": 8, "bottom": 8}}}
+DRAWN_BY = f"{MERMAID.name}\nmkdocs-material {version('mkdocs-material')}\n{json.dumps(OURS, sort_keys=True)}\n"
 
 
 def key(source: str) -> str:
@@ -54,8 +60,16 @@ def svg_path(source: str) -> Path:
     return STORE / f"{key(source)}.svg"
 
 
+VIEWBOX_WIDTH = re.compile(r'<svg [^>]*viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ')
+
+
 def inline(path: Path) -> str:
-    return f'<div class="diagram">{path.read_text(encoding="utf-8")}</div>'
+    """The SVG in a box that knows its drawn width: extra.css keeps its text readable on a
+    phone (a minimum share of that width, scrolling sideways) instead of shrinking it."""
+    svg = path.read_text(encoding="utf-8")
+    width = VIEWBOX_WIDTH.match(svg)
+    style = f' style="--diagram-width: {width.group(1)}px"' if width else ""
+    return f'<div class="diagram"{style}>{svg}</div>'
 
 
 def fence(source, language, class_name, options, md, **kwargs):
@@ -82,7 +96,8 @@ def inline_notebook_diagrams(page_html: str, where: str) -> str:
         if not path.is_file():
             log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
             return m.group(0)
-        return f'<div class="jp-Mermaid">{inline(path)}'
+        # nbconvert's CSS hides a jp-Mermaid until its script marks it rendered: drawn, it is
+        return f'<div class="jp-Mermaid jp-RenderedMermaid">{inline(path)}'
 
     return JUPYTER_MERMAID.sub(drawn, page_html)
 
@@ -141,6 +156,9 @@ def draw(todo: dict[str, tuple[str, str]]) -> dict[str, str]:
         page.add_init_script(CAPTURE)
         page.goto(index.as_uri())
         page.wait_for_function("globalThis.__mermaidConfig !== undefined", timeout=30_000)
+        page.evaluate("""ours => { const c = globalThis.__mermaidConfig;
+          mermaid.initialize({...c, themeCSS: (c.themeCSS || "") + ours.themeCSS,
+                              flowchart: {...c.flowchart, ...ours.flowchart}}) }""", OURS)
         for k, (source, where) in todo.items():
             try:
                 drawn[k] = page.evaluate("async ([id, src]) => (await mermaid.render(id, src)).svg",
