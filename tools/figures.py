@@ -46,7 +46,7 @@ def store_compressed(png: Path, target: Path) -> None:
         opaque = im.mode == "RGB" or (im.mode == "RGBA" and im.getextrema()[3] == (255, 255))
         if opaque:
             palette = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-            palette.save(target, optimize=True)
+            palette.save(target, optimize=True, dpi=im.info.get("dpi"))  # the density tools/image_sizes.py reads
     if not opaque or difference(png, target) is not None or target.stat().st_size >= png.stat().st_size:
         shutil.copyfile(png, target)
 

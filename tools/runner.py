@@ -37,7 +37,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import figures, no_network
+from tools import dark_figures, figures, no_network
 from tools.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages, rel,
                               units)
 
@@ -167,6 +167,7 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
 
     torch.set_num_threads(threads)
     no_network.install()
+    dark_figures.install()  # each saved figure gets its dark-palette twin
     main = types.ModuleType("__main__")  # classes defined in cells pickle, as in a kernel
     sys.modules["__main__"] = main
     probe_dir = Path(workdir) / "cuda-probe"
