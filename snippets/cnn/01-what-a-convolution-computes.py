@@ -28,7 +28,7 @@ axes[2].imshow(edges[0, 1].numpy(), cmap="RdBu", vmin=-2, vmax=2, interpolation=
 axes[2].set_title("channel 1: kernel.T")
 for ax in axes:
     ax.axis("off")
-fig.savefig("edges.png", dpi=80)
+fig.savefig("edges.png", dpi=160)
 i, j = 60, 80
 patch = image[0, 0, i:i + 3, j:j + 3]
 print(f"by hand at ({i}, {j}): {(patch * kernel).sum().item():.6f}, F.conv2d: {edges[0, 0, i, j].item():.6f}")
