@@ -295,7 +295,8 @@ def test_formulas_are_typeset_as_mathml(site, page):
 def test_no_list_item_runs_into_the_one_before(site, page):
     """A display formula inside a list item ended the item's indentation once, and the next item
     became text of the paragraph before ("...입니다. - 평가 모드..."): no paragraph starts a line
-    with a list marker."""
+    with a list marker. (A line "1. …" inside a paragraph is a list in Jupyter and Colab, whose
+    CommonMark lets it interrupt the paragraph: rewrap it.)"""
     text = built(site, page).read_text(encoding="utf-8")
     swallowed = [p for p in re.findall(r"<p>(.*?)</p>", text, flags=re.S) if re.search(r"\n\s*(?:[-*+]|\d+\.) ", p)]
     assert not swallowed, f"{page.relative_to(ROOT)}: a list item inside a paragraph: {swallowed[0][:120]!r}"
