@@ -186,7 +186,7 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
         for p in probe_dir.iterdir():
             p.unlink()
         _cuda_peak(reset=True)
-        start = time.perf_counter()
+        start, twins = time.perf_counter(), dark_figures.seconds
         for fence in unit.fences:
             out = io.StringIO()
             try:
@@ -213,7 +213,7 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
                 run.check_error, run.starter = _run_exercise(unit, main.__dict__, cwd.with_name(cwd.name + "-starter"))
             except BaseException:  # SystemExit from a starter: a failure, not the chapter's quiet end
                 run.error = "running the exercise's starter and check failed:\n" + traceback.format_exc(limit=-8)
-        run.seconds = time.perf_counter() - start
+        run.seconds = time.perf_counter() - start - (dark_figures.seconds - twins)  # the page's code only
         run.cuda_bytes = max([_cuda_peak()] + [int(p.read_text() or 0) for p in probe_dir.iterdir()])
         run.figures = [str(p) for p in figures.produced(cwd)]
         os.chdir(workdir)
