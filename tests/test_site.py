@@ -337,3 +337,29 @@ def test_indexing_a_page_without_its_code_indexes_the_same(site, chapter):
 
     full = sections(marked)
     assert len(full) > 5 and full == sections(search_index.PRE.sub("<pre></pre>", marked))
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_no_list_item_runs_into_the_one_before(site, page):
+    """A display formula inside a list item ended the item's indentation once, and the next item
+    became text of the paragraph before ("...입니다. - 평가 모드..."): no paragraph starts a line
+    with a list marker. (A line "1. …" inside a paragraph is a list in Jupyter and Colab, whose
+    CommonMark lets it interrupt the paragraph: rewrap it.)"""
+    text = built(site, page).read_text(encoding="utf-8")
+    swallowed = [p for p in re.findall(r"<p>(.*?)</p>", text, flags=re.S) if re.search(r"\n\s*(?:[-*+]|\d+\.) ", p)]
+    assert not swallowed, f"{page.relative_to(ROOT)}: a list item inside a paragraph: {swallowed[0][:120]!r}"
+
+
+@pytest.mark.parametrize("page", ALL, ids=ids)
+def test_every_figure_comes_in_a_light_and_a_dark_twin_of_one_size(site, page):
+    """tools/site/figure_palette.py: Material shows `#only-light` in the light palette and
+    `#only-dark` in the dark one; both lazy, so a visit fetches one."""
+    imgs = re.findall(r"<img\b[^>]*>", built(site, page).read_text(encoding="utf-8"))
+    figures = [t for t in imgs if "assets/figures/" in t]
+    attrs = [dict(re.findall(r'(\w+)="([^"]*)"', t)) for t in figures]
+    light = [a for a in attrs if a["src"].endswith(".png#only-light")]
+    dark = [a for a in attrs if a["src"].endswith(".dark.png#only-dark")]
+    assert len(light) + len(dark) == len(figures), f"{page.relative_to(ROOT)}: a figure without its twin"
+    for a, b in zip(light, dark, strict=True):
+        assert b["src"] == a["src"].replace(".png#only-light", ".dark.png#only-dark")
+        assert (a["width"], a["height"], a["loading"]) == (b["width"], b["height"], b["loading"]) and a["loading"] == "lazy"

@@ -540,3 +540,36 @@ def test_no_module_imports_a_layer_below_it():
                 wrong += [f"{docs_pages.rel(path)}:{node.lineno} imports tools.{n}" for n in names
                           if order.get(n, 0) > mine]
     assert not wrong, "a layer imports a later one (see tools/__init__.py):\n" + "\n".join(wrong)
+
+
+def test_a_saved_figure_gets_a_dark_twin_of_the_same_size_and_density(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from tools.pages import dark_figures, figures
+    from tools.site import image_sizes
+
+    monkeypatch.setattr(Figure, "savefig", Figure.savefig)  # the plain one again after this test
+    dark_figures.install()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1, 2], [1, 3, 2], color="C1", label="data")
+    ax.set_title("title")
+    ax.legend()
+    fig.savefig(tmp_path / "plot.png", dpi=160)
+    assert fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0), "the reader's figure must stay light"
+    plt.close(fig)
+    with Image.open(tmp_path / "plot.png") as light, Image.open(tmp_path / "plot.dark.png") as dark:
+        assert light.size == dark.size == (640, 480)
+        corner = dark.convert("RGB").getpixel((2, 2))
+        assert corner == tuple(round(c * 255) for c in dark_figures.BACKGROUND)
+        assert light.convert("RGB").getpixel((2, 2)) == (255, 255, 255)
+        # the orange line keeps its colour: coloured artists are data
+        assert {c for _, c in dark.convert("RGB").getcolors(1 << 16)} & {c for _, c in light.convert("RGB").getcolors(1 << 16)} >= {(255, 127, 14)}
+    figures.store_compressed(tmp_path / "plot.png", tmp_path / "stored.png")
+    # drawn at 160 dpi, shown at the pages' 80 px per inch: 2 device pixels per CSS pixel
+    assert image_sizes.png_size(str(tmp_path / "stored.png")) == (320, 240)
+    assert image_sizes.png_size(str(tmp_path / "plot.dark.png")) == (320, 240)

@@ -117,17 +117,21 @@ def served_bytes(path: Path) -> int:
 
 def first_visit(site: Path, path: str) -> dict[str, int]:
     """Bytes a first visit to `path` downloads, per file (site-relative), gzipped as served:
-    the page, what its HTML loads (images all counted, lazy or not), and what Material's
+    the page, what its HTML loads (images all counted, lazy or not; of figures shown in one
+    palette only, the heavier palette's), and what Material's
     script then fetches: search, and mike's versions.json for the version selector. Data URLs and other hosts are not counted here (other
     hosts fail tests/test_site.py on their own)."""
     page = site / path / "index.html" if not path.endswith(".html") else site / path
     loads = Loads(page.read_text(encoding="utf-8"))
     here = page.parent
     files = {page}
+    by_palette = {"only-light": set(), "only-dark": set()}  # a visit shows one palette's figures
     for url in loads.urls:
         if url.startswith(("data:", "http:", "https:", "//")):
             continue
-        files.add((here / urlsplit(url).path).resolve())
+        path = (here / urlsplit(url).path).resolve()
+        by_palette.get(urlsplit(url).fragment, files).add(path)
+    files |= max(by_palette.values(), key=lambda fs: sum(served_bytes(f) for f in fs if f.is_file()))
     search = loads.config.get("search")
     if search:  # Material's search: the worker, the index of the page's language, lunr for it
         worker = (here / search).resolve()

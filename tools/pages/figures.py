@@ -36,19 +36,30 @@ def store(page: Path, workdir: Path) -> list[Path]:
 
 
 def store_compressed(png: Path, target: Path) -> None:
-    """`png` saved as `target` with at most 256 colours when that shows the same picture
-    (difference() finds none): matplotlib's figures are flat colours and a few gradients, and
-    a palette PNG is a quarter to a half of the bytes on every page that shows it (the page
-    budget). A figure with transparency, or one that would change, is stored as it is."""
+    """`png` saved as `target`, as the smallest palette PNG (256, 128 or 64 colours) that shows
+    the same picture (difference() finds none): matplotlib's figures are flat colours and a few
+    gradients, and a palette PNG is a quarter to a half of the bytes on every page that shows it
+    (the page budget). A figure with transparency, or one that no palette shows the same, is
+    stored as it is."""
     from PIL import Image
 
+    best = png
     with Image.open(png) as im:
         opaque = im.mode == "RGB" or (im.mode == "RGBA" and im.getextrema()[3] == (255, 255))
-        if opaque:
-            palette = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-            palette.save(target, optimize=True)
-    if not opaque or difference(png, target) is not None or target.stat().st_size >= png.stat().st_size:
+        for colours in (256, 128, 64) if opaque else ():
+            candidate = target.with_name(f".{colours}-{target.name}")
+            palette = im.convert("RGB").quantize(colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+            palette.save(candidate, optimize=True, dpi=im.info.get("dpi"))  # the density image_sizes reads
+            if candidate.stat().st_size >= best.stat().st_size or difference(png, candidate) is not None:
+                candidate.unlink()
+                break
+            if best != png:
+                best.unlink()
+            best = candidate
+    if best == png:
         shutil.copyfile(png, target)
+    else:
+        best.replace(target)
 
 
 def difference(new: Path, stored: Path) -> str | None:

@@ -33,7 +33,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.pages import figures
+from tools.pages import dark_figures, figures
 from tools.run import no_network
 from tools.pages.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages, rel,
                               units)
@@ -164,6 +164,7 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
 
     torch.set_num_threads(threads)
     no_network.install()
+    dark_figures.install()  # each saved figure gets its dark-palette twin
     main = types.ModuleType("__main__")  # classes defined in cells pickle, as in a kernel
     sys.modules["__main__"] = main
     probe_dir = Path(workdir) / "cuda-probe"
@@ -182,7 +183,7 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
         for p in probe_dir.iterdir():
             p.unlink()
         _cuda_peak(reset=True)
-        start = time.perf_counter()
+        start, twins = time.perf_counter(), dark_figures.seconds
         for fence in unit.fences:
             out = io.StringIO()
             try:
@@ -209,7 +210,7 @@ def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
                 run.check_error, run.starter = _run_exercise(unit, main.__dict__, cwd.with_name(cwd.name + "-starter"))
             except BaseException:  # SystemExit from a starter: a failure, not the chapter's quiet end
                 run.error = "running the exercise's starter and check failed:\n" + traceback.format_exc(limit=-8)
-        run.seconds = time.perf_counter() - start
+        run.seconds = time.perf_counter() - start - (dark_figures.seconds - twins)  # the page's code only
         run.cuda_bytes = max([_cuda_peak()] + [int(p.read_text() or 0) for p in probe_dir.iterdir()])
         run.figures = [str(p) for p in figures.produced(cwd)]
         os.chdir(workdir)
