@@ -8,9 +8,7 @@ the same split as the scripts import from snippets/names/train.py."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
-import os
 import re
 import subprocess
 import sys
@@ -21,11 +19,11 @@ import pytest
 import torch
 
 from tools.pages.docs_pages import units
+from tools.run import no_network, scripts
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "snippets" / "attention"
-ENV = dict(os.environ, OMP_NUM_THREADS="1",
-           PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "netguard"), str(ROOT / "tools")]))
+ENV = no_network.guarded_env()
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 NAMES = ["Bianchini", "Novotný", "van den Berg"]
 SENTINEL = b"an older checkpoint that must survive\n"
@@ -73,22 +71,7 @@ def trained(started_here):
 def modules():
     """train.py and predict.py imported in-process (predict imports train through sys.path, as
     when it runs as a script); sys.path and sys.modules are put back afterwards."""
-    imported = ("train", "train_generator")  # what the scripts import from their own folder
-    saved = {name: sys.modules.pop(name, None) for name in imported}
-    sys.path.insert(0, str(PROJECT))
-    try:
-        loaded = {}
-        for name in ("train", "predict", "train_generator", "sample", "bench_sdpa"):
-            spec = importlib.util.spec_from_file_location(f"attention_{name}", PROJECT / f"{name}.py")
-            loaded[name] = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(loaded[name])
-    finally:
-        sys.path.remove(str(PROJECT))
-        for name in imported:
-            sys.modules.pop(name, None)
-            if saved[name] is not None:
-                sys.modules[name] = saved[name]
-    return loaded
+    return scripts.import_scripts(PROJECT, "train", "predict", "train_generator", "sample", "bench_sdpa")
 
 
 def test_the_page_carries_the_names_chapters_data_block():

@@ -523,6 +523,15 @@ def test_a_stored_figure_is_a_smaller_palette_png_showing_the_same_picture(tmp_p
     assert (tmp_path / "kept.png").read_bytes() == (tmp_path / "clear.png").read_bytes()
 
 
+def test_every_script_a_test_starts_runs_under_the_network_guard():
+    """#32: one helper gives a started script the guard (no_network.guarded_env); an environment
+    built by hand once pointed at a folder that had moved, and the scripts ran unguarded."""
+    hand_built = [f"{docs_pages.rel(p)}: names the guard's folder itself" for p in sorted((docs_pages.ROOT / "tests").glob("test_*.py"))
+                  if p.name != "test_tools.py" and "netguard" in p.read_text(encoding="utf-8")]
+    assert not hand_built, "\n".join(hand_built)
+    assert all(Path(d).is_dir() for d in no_network.GUARD_PATH.split(os.pathsep))
+
+
 def test_no_module_imports_a_layer_below_it():
     """tools/__init__.py's order: facts < pages < run < site < checks. A module that imports a
     later layer (the runner importing a site check, the page model importing the runner) is
