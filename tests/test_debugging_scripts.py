@@ -30,3 +30,15 @@ def test_bad_arguments_stop_with_one_error_line(tmp_path, args, named):
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and named in errors[0], proc.stderr
     assert proc.stdout == ""
+
+
+def test_one_worker_cannot_read_at_the_same_time_as_itself(tmp_path):
+    """The page's "at the same time: True" must be able to say False: with one worker no two
+    processes read, and --times adds the (varying) epoch times."""
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--workers", "1", "--items", "8", "--times"],
+                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:3] == ["same data: True", "0 workers, read by the main process: True",
+                         "1 workers, read by 1 worker processes at the same time: False"], proc.stdout
+    assert lines[3].startswith("fastest epoch after the first: 0 workers ")
