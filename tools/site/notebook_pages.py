@@ -13,6 +13,10 @@
 - Their links to the published site (the notebooks are also opened in Colab) point at this
   build instead, so images and links stay in its version.
 - Keyboard users can scroll a wide code cell (see focusable_code_boxes).
+- Only the CSS a view uses: mkdocs-jupyter inlines all of JupyterLab's stylesheet (574 KB,
+  86 KB gzipped) into every view; the rules whose classes the view has are kept (about 130 KB),
+  which put the CNN notebook view back within the page budget. Screenshots of the CNN view, both
+  palettes, were pixel-identical before and after.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ from tools import facts  # noqa: E402
 from tools.pages import diagrams  # noqa: E402
 
 REMOTE_MODULE = re.compile(r'<script type="module">(?:(?!</script>).)*?import\("https://(?:(?!</script>).)*</script>\s*', re.S)
+LAB_CSS = re.compile(r'(<style type="text/css">\s*)(@charset "UTF-8";\.jupyter-wrapper\{.*?)(</style>)', re.S)
+# one CSS rule: an @-rule with a block of rules or declarations, an @-statement, or selectors { declarations }
+CSS_RULE = re.compile(r"\s*(?:(@[^{};]+)\{((?:[^{}]*\{[^{}]*\})*[^{}]*)\}|(@[^{};]+;)|([^{};]+)\{([^{}]*)\})", re.S)
+NEGATED = re.compile(r":(?:not|where|is|has)\([^()]*\)")
+CSS_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+TOP_COMMA = re.compile(r",(?![^()]*\))")
+ADDED_BY_SCRIPTS = ("md-", "jp-mod-")  # classes Material's and JupyterLab's scripts add after load
 NOTEBOOK_CODE_BOX = re.compile(r'<div class="(highlight-ipynb[^"]*)">|<div class="highlight"><pre>')
 CODE_BOX_NAME = {"ko": "코드", "en": "Code"}
 
@@ -53,7 +64,39 @@ def on_page_content(html, page, config, files):
     if n > 1:
         raise PluginError(f"{page.file.src_uri}: {n} remote module scripts, expected nbconvert's one")
     html = html.replace(facts.published_root(), "../" * page.url.count("/"))
+    html = used_css_only(html, page.file.src_uri)
     return focusable_code_boxes(html, "en" if page.file.src_uri.startswith("en/") else "ko")
+
+
+def used_css_only(html: str, where: str) -> str:
+    lab = LAB_CSS.search(html)
+    if not lab:
+        raise PluginError(f"{where}: mkdocs-jupyter's inlined JupyterLab CSS moved: update tools/site/notebook_pages.py")
+    classes = {c for value in re.findall(r"""class=["']([^"']*)["']""", html) for c in value.split()}
+    return html[:lab.start(2)] + _rules_used(lab.group(2), classes, where) + html[lab.end(2):]
+
+
+def _rules_used(css: str, classes: set[str], where: str) -> str:
+    """The rules of `css` with the selectors whose classes all occur in the page (@media and
+    @supports pruned inside; @keyframes, @font-face and the like kept whole)."""
+    out, pos = [], 0
+    for m in CSS_RULE.finditer(css):
+        if m.start() != pos:
+            break
+        pos = m.end()
+        at, inner, statement, selectors, declarations = m.groups()
+        if at and at.startswith(("@media", "@supports")):
+            kept = _rules_used(inner, classes, where)
+            out.append(f"{at}{{{kept}}}" if kept else "")
+        elif at or statement:
+            out.append(m.group(0).strip())
+        else:
+            used = [s for s in TOP_COMMA.split(selectors)
+                    if {c for c in CSS_CLASS.findall(NEGATED.sub("", s)) if not c.startswith(ADDED_BY_SCRIPTS)} <= classes]
+            out.append(f"{','.join(used)}{{{declarations}}}" if used else "")
+    if css[pos:].strip():
+        raise PluginError(f"{where}: cannot read the notebook CSS at {css[pos:pos + 60]!r}: update tools/site/notebook_pages.py")
+    return "".join(out)
 
 
 def focusable_code_boxes(html: str, lang: str) -> str:
