@@ -46,5 +46,5 @@ ax.plot(line_x.cpu().numpy(), line_y.cpu().numpy(), color="C1", label="fitted li
 ax.plot([0, 10], [1, 6], "--", color="gray", label="y = x/2 + 1")
 ax.set_xlabel("x")
 ax.set_ylabel("y")
-ax.legend()
+ax.legend(loc="upper left")
 fig.savefig("fit.png", dpi=80)

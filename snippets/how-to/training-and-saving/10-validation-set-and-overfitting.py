@@ -45,6 +45,6 @@ ax.axvline(best, color="gray", linestyle="--", label=f"lowest validation loss (e
 ax.set_xlabel("epoch")
 ax.set_ylabel("cross-entropy loss (log scale)")
 ax.set_yscale("log")
-ax.legend()
+ax.legend(loc="center right")
 fig.tight_layout()
 fig.savefig("overfitting.png", dpi=80)
