@@ -202,7 +202,11 @@ def test_a_page_downloads_its_own_language_index_only(tab, served, path, lang):
     base, _ = served
     fetched = []
     tab.on("request", lambda r: "/search/" in r.url and fetched.append(r.url.rsplit("/", 1)[-1]))
-    tab.goto(f"{base}{VERSION}/{path}", wait_until="networkidle")
+    # Material asks for the index once its bundle has run; under load that came after a
+    # 500 ms network pause, so wait for the request itself, then for the network to settle.
+    with tab.expect_request(lambda r: "/search/search_index" in r.url):
+        tab.goto(f"{base}{VERSION}/{path}")
+    tab.wait_for_load_state("networkidle")
     assert fetched == [f"search_index.{lang}.json"], fetched
     assert not tab.errors and not tab.foreign, (tab.errors, tab.foreign)
 

@@ -93,7 +93,11 @@ def run(browser, site_url: str, qs: list[Query]) -> dict[Query, dict]:
         page = browser.new_page()
         fetched = []
         page.on("request", lambda r: "search_index" in r.url and fetched.append(r.url))
-        page.goto(site_url + ("" if lang == "ko" else "en/"), wait_until="networkidle")
+        # The index is requested once Material's bundle has run, which under load comes
+        # after a 500 ms network pause: wait for the request itself, then for quiet.
+        with page.expect_request(lambda r: "search_index" in r.url):
+            page.goto(site_url + ("" if lang == "ko" else "en/"))
+        page.wait_for_load_state("networkidle")
         if len(fetched) != 1:
             raise SystemExit(f"error: the {lang} home page fetched {len(fetched)} search indexes: {fetched}")
         found = page.evaluate(RUN_QUERIES, {"indexUrl": fetched[0], "queries": [q.text for q in mine]})
