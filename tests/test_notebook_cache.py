@@ -188,3 +188,21 @@ def test_a_cached_build_is_the_published_build(published, tmp_path):
     assert names == {p.relative_to(published_site) for p in published_site.rglob("*") if p.is_file()}
     differ = [str(n) for n in sorted(names) if (built / n).read_bytes() != (published_site / n).read_bytes()]
     assert not differ, differ[:10]
+
+
+def test_make_serve_serves_the_site_and_shows_an_edit(published, tmp_path):
+    """`make serve` as a reader starts it (the views the publish build rendered are cached):
+    its home page answers, each language's search index lists every section once (mkdocs
+    serve hands the default language's pages to the search plugin twice), and an edit to a
+    page's prose shows in the served page (tools/checks/bench.py times the same steps)."""
+    copy = bench.scratch_copy(tmp_path / "src")
+    (copy / ".venv").symlink_to(Path(sys.prefix))
+    env = {k: v for k, v in os.environ.items() if k != "NOTEBOOK_CACHE"}
+    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1")
+
+    def look(base):
+        for lang in ("ko", "en"):
+            locations = [d["location"] for d in json.loads(bench.fetch(f"{base}search/search_index.{lang}.json"))["docs"]]
+            assert len(locations) == len(set(locations)) > 100, lang
+
+    bench.serve_latency(copy, env, look=look)  # each step fails with the server's log after 120 s

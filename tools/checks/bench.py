@@ -82,9 +82,10 @@ def timed_build(copy: Path, env: dict) -> float:
     return time.perf_counter() - start
 
 
-def serve_latency(copy: Path, env: dict, limit: float = 120) -> tuple[float, float]:
+def serve_latency(copy: Path, env: dict, limit: float = 120, look=None) -> tuple[float, float]:
     """(seconds to the first page, seconds from an edit to the page that shows it), with the
-    server started as `make serve` starts it (Makefile), on a free port."""
+    server started as `make serve` starts it (Makefile), on a free port. `look(base URL)` runs
+    once the first page is served (tests/test_notebook_cache.py checks the served site)."""
     make = (ROOT / "Makefile").read_text(encoding="utf-8")
     args = next(line.split("-m mkdocs ", 1)[1] for line in make.splitlines() if "-m mkdocs serve" in line)
     port = free_port()
@@ -97,14 +98,22 @@ def serve_latency(copy: Path, env: dict, limit: float = 120) -> tuple[float, flo
         server = subprocess.Popen([sys.executable, "-m", "mkdocs", *args], cwd=copy, env=env,
                                   stdout=out, stderr=out, start_new_session=True)
     try:
-        first = wait_for(lambda: server.poll() is None and fetch(base) is not None, limit, "first page")
+        def up(url: str, marker: str = "") -> bool:
+            if server.poll() is not None:
+                raise TimeoutError(f"mkdocs serve exited ({server.returncode})")
+            served = fetch(url)
+            return served is not None and marker in served
+
+        first = wait_for(lambda: up(base), limit, "first page")
+        if look:
+            look(base)
         page = copy / EDITED
         marker = f"Edited at {time.time_ns()} for the benchmark."
         text = page.read_text(encoding="utf-8")
         assert "\n## " in text, f"{EDITED} has no second-level heading to put the edit before"
         time.sleep(1.1)  # a later modification time even where a file system keeps whole seconds
         page.write_text(text.replace("\n## ", f"\n{marker}\n\n## ", 1), encoding="utf-8")
-        edit = wait_for(lambda: marker in (fetch(base + EDITED_URL) or ""), limit, "edited page")
+        edit = wait_for(lambda: up(base + EDITED_URL, marker), limit, "edited page")
         return first, edit
     except TimeoutError as e:
         _stop(server)

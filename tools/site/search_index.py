@@ -164,6 +164,9 @@ def keywords(docs: list[dict], default: str) -> dict[str, dict[str, str]]:
 
 def split(site: Path, default: str, langs: list[str], sep: str) -> dict[str, Path]:
     merged = json.loads((site / INDEX).read_text(encoding="utf-8"))
+    # `mkdocs serve` hands the default language's pages to the search plugin twice: keep one
+    seen: set[str] = set()
+    merged["docs"] = [d for d in merged["docs"] if not (d["location"] in seen or seen.add(d["location"]))]
     others = [lang for lang in langs if lang != default]
     if {language_of(d["location"], default, others) for d in merged["docs"]} != set(langs):
         return {}  # mkdocs-static-i18n's inner build of one language: the merged index comes later
