@@ -6,7 +6,8 @@ test file runs alone (`.venv/bin/pytest tests/test_site.py` pays only for the bu
 
 | job                    | what it runs                                         | fixture        |
 |------------------------|------------------------------------------------------|----------------|
-| chapters               | the selected chapters' one run (tools/run/runner.py)     | `chapter_runs` |
+| chapters               | the selected chapters' one run (tools/run/runner.py; | `chapter_runs` |
+|                        | unchanged ones from tools/run/chapter_cache.py)      |                |
 | publish                | the CI publish job's steps (tools/checks/publish_local.py)  | `published`    |
 | <test module>          | its `pytestmark = pytest.mark.background(start=fn)`: | `started_here` |
 |                        | `fn(folder)`, e.g. a script's training run           |                |
@@ -44,9 +45,10 @@ class Jobs:
             return self.started[name]
 
     def chapters(self, pages):
-        from tools.run import runner
+        from tools.run import chapter_cache, runner
 
-        return self.start("chapters", runner.run_chapters, sorted(pages), None, self.folder / "runs", STOP)
+        return self.start("chapters", runner.run_chapters, sorted(pages), None, self.folder / "runs", STOP,
+                          chapter_cache.folder())
 
     def publish(self):
         from tools.checks import publish_local  # not on the GPU machine's path: it needs MkDocs
@@ -116,6 +118,15 @@ def pytest_runtestloop(session):
         if uses(item, "started_here"):
             JOBS.module(item)
     return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    job = JOBS.started.get("chapters")
+    if job is not None and job.done() and not job.exception():
+        runs = job.result().values()
+        cached = sum(r.cached for r in runs)
+        terminalreporter.write_line(f"chapters: {len(runs) - cached} ran in this session, {cached} unchanged since a "
+                                    "run that passed (.cache/chapter-runs; CHAPTER_CACHE=off runs them all)")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -4,7 +4,9 @@ so there is nothing to keep in step by hand."""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,3 +48,11 @@ def torch_minor() -> str:
     if not m:
         raise SystemExit("error: requirements.txt has no exact `torch==X.Y.Z` pin to name the version after")
     return m.group(1)
+
+
+def installed() -> list[str]:
+    """Every installed distribution with its version, as its metadata folder names it
+    ("nbconvert-7.17.2.dist-info"): a listing per import folder, not a read per package.
+    Part of the keys of what we cache (notebook views, chapter runs)."""
+    return sorted(name for folder in sys.path if os.path.isdir(folder)
+                  for name in os.listdir(folder) if name.endswith((".dist-info", ".egg-info")))

@@ -1,1 +1,1 @@
-"""The one run: every chapter's code executed once (runner.py) under the network guard, `make outputs` (outputs.py), results on other torch versions (compat.py), the reader's pytest plugin."""
+"""The one run: every chapter's code executed once (runner.py) under the network guard, kept until its inputs change (chapter_cache.py), `make outputs` (outputs.py), results on other torch versions (compat.py), the reader's pytest plugin."""

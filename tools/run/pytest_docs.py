@@ -110,7 +110,7 @@ def pytest_terminal_summary(terminalreporter, config):
     tr.write_line(f"exercises: ko {n_exercises['ko']}, en {n_exercises['en']} "
                   "(each proven both ways by tools/run/runner.py: tests/test_chapters.py::test_exercise)")
     tr.write_line(
-        f"units run by tools/run/runner.py in this session: {sum(ran.values())} "
+        f"units checked against tools/run/runner.py's runs: {sum(ran.values())} "
         f"(passed {ran['passed']}, failed {ran['failed']}, skipped {ran['skipped']})"
     )
     tr.write_line(f"fences that would be skipped silently or are malformed: {len(errors)}")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.pages import dark_figures, figures
-from tools.run import no_network
+from tools.run import chapter_cache, no_network
 from tools.pages.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, notebook_path, notebook_record, pages, rel,
                               units)
 
@@ -68,6 +68,7 @@ class ChapterRun:
     blocked: list[str] = field(default_factory=list)  # network attempts
     error: str | None = None  # the chapter itself failed (timeout, crash)
     workdir: Path | None = None
+    cached: bool = False  # taken from tools/run/chapter_cache.py, not run in this session
 
     @property
     def seconds(self) -> float:
@@ -238,17 +239,36 @@ def _context():
 
 
 def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None = None,
-                 stop=None) -> dict[Path, ChapterRun]:
+                 stop=None, cache: Path | None = None) -> dict[Path, ChapterRun]:
     """Run the chapters of the given Korean pages, `workers` at a time (default: one per core).
     Their working directories stay under `keep` (figures to compare) until it is removed. Setting
-    `stop` (a threading.Event) ends the run at once: its processes are killed."""
+    `stop` (a threading.Event) ends the run at once: its processes are killed. With `cache`
+    (the tests: tools/run/chapter_cache.py), a chapter whose inputs are unchanged since a run
+    that passed is taken from there, and a run that passes is kept."""
     workers = workers or (1 if CUDA else os.cpu_count() or 2)  # one at a time on a GPU: honest times
     threads = 1 if workers > 1 and not CUDA else max(1, (os.cpu_count() or 1))
     keep = Path(keep or tempfile.mkdtemp(prefix="chapters-"))
     ctx = _context()
     os.environ.setdefault("MPLBACKEND", "Agg")
+    cache = None if CUDA else cache
+    pending, running, done = [], {}, {}
+
+    def finish(page, message, workdir, cached=False):
+        done[page] = run = ChapterRun(page, [UnitRun(**u) for u in message.get("units", [])],
+                                      message.get("blocked", []), message.get("error"), workdir, cached)
+        if cache and not cached and _passed(run):
+            chapter_cache.store(cache, page, threads, workdir, message)
+
+    for page in todo:
+        workdir = keep / rel(page).replace("/", "-")
+        workdir.mkdir(parents=True)
+        message = cache and chapter_cache.load(cache, page, threads, workdir)
+        if message:
+            finish(page, message, workdir, cached=True)
+        else:
+            pending.append(page)
     # the longest chapters first (as the last `make outputs` timed them): two cores stay busy
-    pending, running, done = sorted(todo, key=_last_seconds, reverse=True), {}, {}
+    pending.sort(key=_last_seconds, reverse=True)
     while pending or running:
         if stop is not None and stop.is_set():
             for proc, *_ in running.values():
@@ -257,7 +277,6 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
         while pending and len(running) < workers:
             page = pending.pop(0)
             workdir = keep / rel(page).replace("/", "-")
-            workdir.mkdir(parents=True)
             parent, child = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_run_chapter, args=(str(page), str(workdir), threads, child))
             proc.start()
@@ -276,10 +295,17 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
             if message is None:
                 continue
             proc.join(10)
-            done[page] = ChapterRun(page, [UnitRun(**u) for u in message.get("units", [])],
-                                    message.get("blocked", []), message.get("error"), workdir)
+            finish(page, message, workdir)
             del running[page]
     return done
+
+
+def _passed(run: ChapterRun) -> bool:
+    """Every unit ran and passes its checks (a failing chapter is never kept: it runs again)."""
+    units = all_units(run.page)
+    return (not run.error and not run.blocked and len(run.units) == len(units)
+            and not any(problems(u, run, i) or (u.check is not None and exercise_problems(u, run, i))
+                        for i, u in enumerate(units)))
 
 
 def problems(unit: Unit, run: ChapterRun, index: int, compare: bool = True) -> list[str]:

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import jinja2
 
+from tools import facts
+
 log = logging.getLogger("mkdocs.hooks.notebook_cache")
 VIEWS = ".cache/notebook-views"
 
@@ -53,11 +55,7 @@ def renderer_fingerprint() -> str:
     from jupyter_core.paths import jupyter_config_dir, jupyter_config_path, jupyter_path
 
     h = hashlib.sha256(sys.version.encode())
-    # every installed distribution's name and version, as its metadata folder names them
-    # ("nbconvert-7.17.2.dist-info"): a listing per import folder, not a read per package
-    installed = sorted(name for folder in sys.path if os.path.isdir(folder)
-                       for name in os.listdir(folder) if name.endswith((".dist-info", ".egg-info")))
-    h.update("\n".join(installed).encode())
+    h.update("\n".join(facts.installed()).encode())
     roots = {"mkdocs_jupyter": _files(Path(mkdocs_jupyter.__file__).parent),
              "this hook": [("notebook_cache.py", Path(__file__))]}
     # the template folders nbconvert searches, and the config files NbConvertApp reads

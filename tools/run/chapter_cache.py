@@ -1,0 +1,107 @@
+"""A chapter's run, kept until something it reads changes: `make test` after an edit to one
+page runs that chapter again and takes the others' runs from .cache/chapter-runs/.
+
+The key hashes everything a run depends on: the Korean page, every hand-written file under
+snippets/ (the scripts ```sh units start and the modules they import), the runner and the
+page model (tools/run/, tools/pages/, tools/facts.py), the interpreter and every installed
+distribution's version, the CPU (model and instruction-set flags), the core count and the
+threads a chapter gets, and the environment variables PyTorch and its libraries read. A
+cached run is one the runner would make now; anything else is a miss. The tests still
+compare the page with the run: only the execution is reused. A fresh checkout (CI) has no
+cache and runs every chapter; CHAPTER_CACHE=off does the same. `make outputs`, `make bench`,
+other torch versions (tools/run/compat.py) and the CUDA run never read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from tools import facts
+from tools.pages.docs_pages import ROOT, rel
+
+CACHE = ROOT / ".cache" / "chapter-runs"
+READ_BY_TORCH = ("ATEN_", "ONEDNN_", "DNNL_", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "TORCH", "PYTORCH_", "CUDA_",
+                 "MPLBACKEND")
+
+
+def folder() -> Path | None:
+    return None if os.environ.get("CHAPTER_CACHE", "on") == "off" else CACHE
+
+
+def _cpu() -> str:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor()
+    first = info.split("\n\n", 1)[0]  # the first processor: model name and flags
+    return "\n".join(line for line in first.splitlines() if line.startswith(("model name", "flags", "Features")))
+
+
+@cache
+def _everything_else(threads: int) -> bytes:
+    """The key's inputs besides the page (read once per process: they don't change in a run)."""
+    from tools.pages.extract_snippets import is_generated
+
+    h = hashlib.sha256(f"{sys.version}\n{platform.machine()}\n{os.cpu_count()}\n{threads}\n".encode())
+    h.update(_cpu().encode())
+    h.update(json.dumps(sorted((k, v) for k, v in os.environ.items() if k.startswith(READ_BY_TORCH))).encode())
+    h.update("\n".join(facts.installed()).encode())
+    read = [ROOT / "tools" / "facts.py"]
+    read += sorted(p for d in ("tools/run", "tools/pages") for p in (ROOT / d).rglob("*") if "__pycache__" not in p.parts)
+    read += sorted(p for p in (ROOT / "snippets").rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and not (p.suffix == ".py" and is_generated(p)))
+    for p in read:
+        if p.is_file():
+            h.update(f"\0{p.relative_to(ROOT)}\0".encode() + p.read_bytes())
+    return h.digest()
+
+
+def key(page: Path, threads: int) -> str:
+    return hashlib.sha256(_everything_else(threads) + page.read_bytes()).hexdigest()[:24]
+
+
+def load(cache: Path, page: Path, threads: int, workdir: Path) -> dict | None:
+    """The stored run's message (as a chapter's process sends it), its figures copied into
+    workdir as the run left them; None when nothing current is stored."""
+    entry = cache / rel(page).replace("/", "-") / key(page, threads)
+    try:
+        message = json.loads((entry / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for unit in message["units"]:
+        unit["figures"] = [str(workdir / name) for name in unit["figures"]]
+        _copy_pngs(entry, workdir, unit["figures"] and {Path(unit["figures"][0]).parent.name})
+    return message
+
+
+def _copy_pngs(source: Path, dest: Path, unit_dirs) -> None:
+    """Every PNG (a figure and its dark twin) of the given unit folders."""
+    for name in unit_dirs or ():
+        (dest / name).mkdir(parents=True, exist_ok=True)
+        for png in (source / name).glob("*.png"):
+            shutil.copyfile(png, dest / name / png.name)
+
+
+def store(cache: Path, page: Path, threads: int, workdir: Path, message: dict) -> None:
+    """Keep a clean run (every unit ran, nothing failed, no network): one entry per chapter,
+    written whole into place, so another `make test` reading it sees all of it or none."""
+    chapter_dir = cache / rel(page).replace("/", "-")
+    chapter_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=chapter_dir, prefix=".tmp-"))
+    units = [{**u, "figures": [str(Path(f).relative_to(workdir)) for f in u["figures"]]} for u in message["units"]]
+    _copy_pngs(workdir, tmp, {Path(f).parent.name for u in units for f in u["figures"]})
+    (tmp / "run.json").write_text(json.dumps({**message, "units": units}), encoding="utf-8")
+    for old in chapter_dir.iterdir():
+        if old != tmp and not old.name.startswith(".tmp-"):
+            shutil.rmtree(old, ignore_errors=True)
+    target = chapter_dir / key(page, threads)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
