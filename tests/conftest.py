@@ -10,10 +10,12 @@ test file runs alone (`.venv/bin/pytest tests/test_site.py` pays only for the bu
 |                        | unchanged ones from tools/run/chapter_cache.py)      |                |
 | publish                | the CI publish job's steps (tools/checks/publish_local.py)  | `published`    |
 | <test module>          | its `pytestmark = pytest.mark.background(start=fn)`: | `started_here` |
-|                        | `fn(folder)`, e.g. a script's training run           |                |
+|                        | `fn(folder)`, e.g. a script's training run; with     |                |
+|                        | `published=True`, `fn(folder, the publish)`          |                |
 
-The chapters and the publish start together at the start of the run; the modules' jobs go one
-after another in a third lane once the build is done (Chromium and the axe audit need it). The
+The chapters and the publish start together at the start of the run; a job on the publish
+starts beside them and waits for it; the modules' other jobs go one after another in a lane
+of their own once the build is done (Chromium and the axe audit need it). The
 tests that wait for nothing run first, then the build's readers, the modules with a job, and
 the chapters last (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for
 the other jobs, then removes their folder.
@@ -33,7 +35,7 @@ STOP = threading.Event()  # set on Ctrl-C: the chapters' run kills its processes
 class Jobs:
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="test-jobs-"))
-        self.pool = ThreadPoolExecutor(max_workers=2)  # the chapters and the publish
+        self.pool = ThreadPoolExecutor(max_workers=3)  # the chapters, the publish, a job on the publish
         self.lane = ThreadPoolExecutor(max_workers=1)  # the modules' jobs, after the publish
         self.started: dict[str, Future] = {}
         self.lock = threading.Lock()
@@ -62,6 +64,9 @@ class Jobs:
                                      "`pytestmark = pytest.mark.background(start=...)`")
         folder = self.folder / node.module.__name__
         folder.mkdir(exist_ok=True)
+        if mark.kwargs.get("published"):  # fn(folder, the publish): beside the lane, once the publish is done
+            publish = self.publish()
+            return self.start(node.module.__name__, lambda: mark.kwargs["start"](folder, publish.result()))
         if "publish" in self.started:  # after the build: it has its core then, and Chromium can start
             self.start("publish-done", wait, [self.started["publish"]], lane=True)
         return self.start(node.module.__name__, mark.kwargs["start"], folder, lane=True)

@@ -163,46 +163,61 @@ def test_worker_renders_with_shared_templates_are_mkdocs_jupyters_own(tmp_path):
     assert views(str(tmp_path / "views")) == views("plain")
 
 
-def test_a_cached_build_is_the_published_build(published, tmp_path):
-    """The publish build (the CI job's own steps) started with an empty cache folder, so it
-    rendered every view. This tree, built from that folder as mike builds it (its plugin
-    puts the version into site_url), takes every view from it and gives the same site, file
-    for file and byte for byte."""
+def build_and_serve(folder: Path, published: dict) -> dict:
+    """The two builds the last tests read, made beside the other tests once the publish is
+    done (tests/conftest.py): the site built from the views the publish rendered, as mike
+    builds it (its plugin puts the version into site_url), and `make serve` as a reader
+    starts it, with an edit to a page (tools/checks/bench.py times the same steps)."""
     from mike import mkdocs_utils
 
-    copy = bench.scratch_copy(tmp_path / "src")  # mike writes its config beside ours
+    copy = bench.scratch_copy(folder / "src")  # mike writes its config beside ours
     env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
-    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1",
-               MIKE_DOCS_VERSION=facts.torch_minor())
+    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1")
     with mkdocs_utils.inject_plugin(str(copy / "mkdocs.yml")) as config_file:
-        proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--config-file", config_file,
-                               "--site-dir", str(tmp_path / "site")],
-                              cwd=copy, env=env, capture_output=True, text=True, timeout=300)
+        build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--config-file", config_file,
+                                "--site-dir", str(folder / "site")], cwd=copy, capture_output=True, text=True,
+                               env={**env, "MIKE_DOCS_VERSION": facts.torch_minor()}, timeout=300)
+    (copy / ".venv").symlink_to(Path(sys.prefix))
+    indexes = {}
+
+    def look(base):
+        for lang in ("ko", "en"):
+            index = json.loads(bench.fetch(f"{base}search/search_index.{lang}.json") or '{"docs": []}')
+            indexes[lang] = [d["location"] for d in index["docs"]]
+
+    try:
+        bench.serve_latency(copy, env, look=look)  # each step fails with the server's log after 120 s
+        served = None
+    except (TimeoutError, AssertionError) as e:
+        served = str(e)
+    return {"build": build, "site": folder / "site", "serve_error": served, "indexes": indexes}
+
+
+pytestmark = pytest.mark.background(start=build_and_serve, published=True)
+
+
+def test_a_cached_build_is_the_published_build(started_here, published):
+    """The publish build (the CI job's own steps) started with an empty cache folder, so it
+    rendered every view. The build from that folder takes every view from it and gives the
+    same site, file for file and byte for byte."""
+    proc = started_here["build"]
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = [line for line in proc.stderr.splitlines() if "notebook views:" in line]
     notebooks = len(list(DOCS.glob("*/notebooks/**/*.ipynb")))
     assert len(said) == 2 and all(" 0 rendered" in line for line in said), said  # ko, en
     assert sum(int(line.split("notebook views: ")[1].split()[0]) for line in said) == 2 * notebooks
-    built, published_site = tmp_path / "site", published["site"] / facts.torch_minor()
+    built, published_site = started_here["site"], published["site"] / facts.torch_minor()
     names = {p.relative_to(built) for p in built.rglob("*") if p.is_file()}
     assert names == {p.relative_to(published_site) for p in published_site.rglob("*") if p.is_file()}
     differ = [str(n) for n in sorted(names) if (built / n).read_bytes() != (published_site / n).read_bytes()]
     assert not differ, differ[:10]
 
 
-def test_make_serve_serves_the_site_and_shows_an_edit(published, tmp_path):
-    """`make serve` as a reader starts it (the views the publish build rendered are cached):
-    its home page answers, each language's search index lists every section once (mkdocs
-    serve hands the default language's pages to the search plugin twice), and an edit to a
-    page's prose shows in the served page (tools/checks/bench.py times the same steps)."""
-    copy = bench.scratch_copy(tmp_path / "src")
-    (copy / ".venv").symlink_to(Path(sys.prefix))
-    env = {k: v for k, v in os.environ.items() if k != "NOTEBOOK_CACHE"}
-    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1")
-
-    def look(base):
-        for lang in ("ko", "en"):
-            locations = [d["location"] for d in json.loads(bench.fetch(f"{base}search/search_index.{lang}.json"))["docs"]]
-            assert len(locations) == len(set(locations)) > 100, lang
-
-    bench.serve_latency(copy, env, look=look)  # each step fails with the server's log after 120 s
+def test_make_serve_serves_the_site_and_shows_an_edit(started_here):
+    """`make serve` answers its home page and shows an edit to a page's prose, and each
+    language's search index lists every section once (mkdocs serve hands the default
+    language's pages to the search plugin twice)."""
+    assert started_here["serve_error"] is None, started_here["serve_error"]
+    for lang, locations in started_here["indexes"].items():
+        assert len(locations) == len(set(locations)) > 100, lang
+    assert set(started_here["indexes"]) == {"ko", "en"}
