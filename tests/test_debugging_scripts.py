@@ -11,25 +11,40 @@ from pathlib import Path
 
 import pytest
 
-from tools.run import no_network
+from tools.run import no_network, scripts
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "debugging" / "loader_workers.py"
 ENV = no_network.guarded_env()
 
 
-@pytest.mark.parametrize("args, named", [
-    (["--workers", "0"], "--workers: must be 1 or more, got 0"),
-    (["--items", "x"], "--items: invalid positive value: 'x'"),
-    (["--delay", "5"], "--delay: must be between 0 and 1 seconds, got 5.0"),
-])
-def test_bad_arguments_stop_with_one_error_line(tmp_path, args, named):
+BAD = [(["--workers", "0"], "--workers: must be 1 or more, got 0"),
+       (["--items", "x"], "--items: invalid positive value: 'x'"),
+       (["--delay", "5"], "--delay: must be between 0 and 1 seconds, got 5.0")]
+
+
+def test_bad_arguments_stop_the_process_with_one_error_line(tmp_path):
+    """As a reader meets it, once; the other cases in-process below: the same main(), no torch
+    import each."""
+    args, named = BAD[0]
     proc = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=tmp_path, env=ENV,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and named in errors[0], proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("args, named", BAD)
+def test_bad_arguments_stop_with_one_error_line(tmp_path, monkeypatch, capsys, args, named):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        scripts.import_script(SCRIPT).main(args)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and named in errors[0], err
+    assert out == "" and not any(tmp_path.iterdir())
 
 
 def test_one_worker_cannot_read_at_the_same_time_as_itself(tmp_path):
