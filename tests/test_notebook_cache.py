@@ -170,7 +170,7 @@ def build_and_serve(folder: Path, published: dict) -> dict:
     starts it, with an edit to a page (tools/checks/bench.py times the same steps)."""
     from mike import mkdocs_utils
 
-    copy = bench.scratch_copy(folder / "src")  # mike writes its config beside ours
+    copy = facts.copy_checkout(folder / "src")  # mike writes its config beside ours
     env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
     env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1")
     with mkdocs_utils.inject_plugin(str(copy / "mkdocs.yml")) as config_file:

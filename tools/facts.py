@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -56,3 +58,15 @@ def installed() -> list[str]:
     Part of the keys of what we cache (notebook views, chapter runs)."""
     return sorted(name for folder in sys.path if os.path.isdir(folder)
                   for name in os.listdir(folder) if name.endswith((".dist-info", ".egg-info")))
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The working tree as a clone would have it (tracked and new files, not ignored), copied
+    to dest: what the publish steps and the benchmarks build from."""
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest

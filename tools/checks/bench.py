@@ -33,22 +33,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tools import facts
 from tools.pages.docs_pages import ROOT, all_units, rel
 from tools.run import runner
 
 EDITED = "docs/ko/intro.md"  # the page the edit goes to, and its URL under the site's path
 EDITED_URL = "intro/"
-
-
-def scratch_copy(dest: Path) -> Path:
-    """The working tree as a clone would have it (tracked and new files, not ignored)."""
-    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, names):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    return dest
 
 
 def free_port() -> int:
@@ -90,9 +80,7 @@ def serve_latency(copy: Path, env: dict, limit: float = 120, look=None) -> tuple
     args = next(line.split("-m mkdocs ", 1)[1] for line in make.splitlines() if "-m mkdocs serve" in line)
     port = free_port()
     args = args.replace("127.0.0.1:8000", f"127.0.0.1:{port}").split()
-    from tools.facts import site_path
-
-    base = f"http://127.0.0.1:{port}{site_path()}"
+    base = f"http://127.0.0.1:{port}{facts.site_path()}"
     log = copy / "serve.log"  # a file, not a pipe: a full pipe would stop the server
     with log.open("w") as out:
         server = subprocess.Popen([sys.executable, "-m", "mkdocs", *args], cwd=copy, env=env,
@@ -134,7 +122,7 @@ def _stop(server: subprocess.Popen) -> None:
 
 def measure() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="site-bench-") as tmp:
-        copy = scratch_copy(Path(tmp) / "src")
+        copy = facts.copy_checkout(Path(tmp) / "src")
         (copy / ".venv").symlink_to(Path(sys.prefix))
         env = {k: v for k, v in os.environ.items() if k != "NOTEBOOK_CACHE"}
         env.update(NOTEBOOK_CACHE_DIR=str(Path(tmp) / "views"), NO_MKDOCS_2_WARNING="1")

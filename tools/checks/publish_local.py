@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from tools.facts import LATEST, PUBLISHED, ROOT, site_path, torch_minor
+from tools.facts import LATEST, PUBLISHED, ROOT, copy_checkout, site_path, torch_minor
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 DOCS_ONLY = Path(__file__).with_name("docs_only")
@@ -70,13 +70,8 @@ def fresh_runner_env(tmp: Path) -> dict:
 
 
 def snapshot(src: Path, remote: Path) -> None:
-    """The working tree as a clone would have it (tracked and new, not ignored), pushed as main."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
+    """The working tree as a clone would have it, pushed as main."""
+    copy_checkout(src)
     env = dict(os.environ, **GIT_ID)
     run(["git", "init", "--quiet", "--initial-branch=main"], src)
     run(["git", "add", "-A"], src)
