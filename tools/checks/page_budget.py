@@ -29,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -110,11 +111,13 @@ class Loads(HTMLParser):
             self._in_config = False
 
 
+@cache  # a published site doesn't change while it is measured; most pages share their assets
 def served_bytes(path: Path) -> int:
     body = path.read_bytes()
     return len(gzip.compress(body, compresslevel=6)) if path.suffix in COMPRESSED else len(body)
 
 
+@cache  # tests/test_site.py and tests/test_published_site.py both read every page of one site
 def first_visit(site: Path, path: str) -> dict[str, int]:
     """Bytes a first visit to `path` downloads, per file (site-relative), gzipped as served:
     the page, what its HTML loads (images all counted, lazy or not; of figures shown in one
@@ -167,7 +170,11 @@ def measure(browser, url: str) -> dict:
     requests = []
     GzipHandler.sent.clear()
     page.on("requestfinished", lambda r: requests.append(r))
-    page.goto(url, wait_until="networkidle")
+    # the index is asked for once Material's bundle has run, which under load can come after
+    # a 500 ms network pause: wait for that request, then for the network to settle
+    with page.expect_request(lambda r: "/search/search_index" in r.url):
+        page.goto(url)
+    page.wait_for_load_state("networkidle")
     paint = page.evaluate(
         "() => Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]))")
     host = urlsplit(url).hostname
