@@ -3,8 +3,9 @@
     python -m tools.checks.bench [PAGE ...]          compute per chapter and script (one chapter
                                                      at a time with every core: the bare compute)
     python -m tools.checks.bench --site --suite      make bench: every chapter, the site's times
-                                                     below, and the test suite's wall time
-                                                     against that compute (the overhead)
+                                                     below, and the test suite's wall time (with
+                                                     CHAPTER_CACHE=off, against that compute: the
+                                                     overhead; else unchanged chapters come cached)
 
 The site's times, in what an author waits for:
 
@@ -166,9 +167,12 @@ def chapters_report(runs: dict, wall: float, site: bool, suite: bool) -> None:
         suite_wall = time.perf_counter() - start
         print(f"{'test suite (pytest, as make test runs it): wall':<62}{suite_wall:>11.2f}"
               + ("" if proc.returncode == 0 else "  (it FAILED)"))
-        work = compute + build
-        print(f"overhead = suite wall / ((chapters' compute + build) / {cores} cores) = "
-              f"{suite_wall:.1f} / ({work:.1f} / {cores}) = {suite_wall / (work / cores):.2f}")
+        # tests/conftest.py's line: how many chapters ran and how many came from tools/run/chapter_cache.py
+        print(next((line for line in proc.stdout.splitlines() if line.startswith("chapters: ")), ""))
+        if "chapters: 0 ran" not in proc.stdout and " 0 unchanged" in proc.stdout:  # every chapter ran
+            work = compute + build
+            print(f"overhead = suite wall / ((chapters' compute + build) / {cores} cores) = "
+                  f"{suite_wall:.1f} / ({work:.1f} / {cores}) = {suite_wall / (work / cores):.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
