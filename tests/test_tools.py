@@ -255,7 +255,7 @@ def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
         "unit": 1, "first": "output line 1: shows 'OK', printed 'ok'"}
 
 
-def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path, monkeypatch):
+def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path):
     """tools/run/chapter_cache.py: a run that passed is taken again; an edit to the page, a
     hand-written snippet, a variable PyTorch reads or the threads make it run again; a run
     that fails is never kept."""
@@ -268,27 +268,25 @@ def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path, m
     again = runner.run_chapters([page], 1, tmp_path / "b", cache=cache)[page]
     assert (first.cached, again.cached) == (False, True) and again.units[0].cells == ["ok\n"]
 
-    monkeypatch.setattr(chapter_cache, "ROOT", tmp_path)  # its snippets/: one hand-written, one generated
-    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets").mkdir()  # a tree with one hand-written snippet and one generated
     (tmp_path / "snippets" / "helper.py").write_text("A = 1\n")
     (tmp_path / "snippets" / "01-gen.py").write_text(f"{extract_snippets.HEADER}\nB = 1\n")
+    environ = {}
 
     def key(threads=1):
-        chapter_cache._everything_else.cache_clear()
-        return chapter_cache.key(page, threads)
+        return chapter_cache.key(chapter_cache.inputs(threads, root=tmp_path, environ=environ), page)
 
     keys = [key()]
     (tmp_path / "snippets" / "01-gen.py").write_text(f"{extract_snippets.HEADER}\nB = 2\n")
     assert key() == keys[0]  # generated from a page: that page's own edit says it
     for change in (lambda: (tmp_path / "snippets" / "helper.py").write_text("A = 2\n"),
-                   lambda: monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default"),
+                   lambda: environ.update(ATEN_CPU_CAPABILITY="default"),
                    lambda: page.write_text(page.read_text() + "\nMore prose.\n")):
         change()
         keys.append(key())
     keys.append(key(threads=2))
     assert len(set(keys)) == len(keys)
 
-    monkeypatch.undo()
     kept = sorted(cache.rglob("*"))
     page.write_text(page.read_text().replace("```text\nok", "```text\nOK"), encoding="utf-8")
     for folder in ("c", "d"):

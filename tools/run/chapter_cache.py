@@ -21,7 +21,6 @@ import platform
 import shutil
 import sys
 import tempfile
-from functools import cache
 from pathlib import Path
 
 from tools import facts
@@ -45,33 +44,34 @@ def _cpu() -> str:
     return "\n".join(line for line in first.splitlines() if line.startswith(("model name", "flags", "Features")))
 
 
-@cache
-def _everything_else(threads: int) -> bytes:
-    """The key's inputs besides the page (read once per process: they don't change in a run)."""
+def inputs(threads: int, root: Path = ROOT, environ=os.environ) -> bytes:
+    """What every chapter's key holds besides its page, read once when a run starts."""
     from tools.pages.extract_snippets import is_generated
 
     h = hashlib.sha256(f"{sys.version}\n{platform.machine()}\n{os.cpu_count()}\n{threads}\n".encode())
     h.update(_cpu().encode())
-    h.update(json.dumps(sorted((k, v) for k, v in os.environ.items() if k.startswith(READ_BY_TORCH))).encode())
+    h.update(json.dumps(sorted((k, v) for k, v in environ.items() if k.startswith(READ_BY_TORCH))).encode())
     h.update("\n".join(facts.installed()).encode())
-    read = [ROOT / "tools" / "facts.py"]
-    read += sorted(p for d in ("tools/run", "tools/pages") for p in (ROOT / d).rglob("*") if "__pycache__" not in p.parts)
-    read += sorted(p for p in (ROOT / "snippets").rglob("*")
+    read = [root / "tools" / "facts.py"]
+    read += sorted(p for d in ("tools/run", "tools/pages") for p in (root / d).rglob("*") if "__pycache__" not in p.parts)
+    read += sorted(p for p in (root / "snippets").rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts and not (p.suffix == ".py" and is_generated(p)))
     for p in read:
         if p.is_file():
-            h.update(f"\0{p.relative_to(ROOT)}\0".encode() + p.read_bytes())
+            h.update(f"\0{p.relative_to(root)}\0".encode() + p.read_bytes())
     return h.digest()
 
 
-def key(page: Path, threads: int) -> str:
-    return hashlib.sha256(_everything_else(threads) + page.read_bytes()).hexdigest()[:24]
+def key(common: bytes, page: Path) -> str:
+    """The page's key: taken when the run starts and used to store it, so nothing that
+    changes meanwhile (a test's monkeypatch, an edit) can file a run under another key."""
+    return hashlib.sha256(common + page.read_bytes()).hexdigest()[:24]
 
 
-def load(cache: Path, page: Path, threads: int, workdir: Path) -> dict | None:
+def load(cache: Path, page: Path, key: str, workdir: Path) -> dict | None:
     """The stored run's message (as a chapter's process sends it), its figures copied into
     workdir as the run left them; None when nothing current is stored."""
-    entry = cache / rel(page).replace("/", "-") / key(page, threads)
+    entry = cache / rel(page).replace("/", "-") / key
     try:
         message = json.loads((entry / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -90,7 +90,7 @@ def _copy_pngs(source: Path, dest: Path, unit_dirs) -> None:
             shutil.copyfile(png, dest / name / png.name)
 
 
-def store(cache: Path, page: Path, threads: int, workdir: Path, message: dict) -> None:
+def store(cache: Path, page: Path, key: str, workdir: Path, message: dict) -> None:
     """Keep a clean run (every unit ran, nothing failed, no network): one entry per chapter,
     written whole into place, so another `make test` reading it sees all of it or none."""
     chapter_dir = cache / rel(page).replace("/", "-")
@@ -102,6 +102,6 @@ def store(cache: Path, page: Path, threads: int, workdir: Path, message: dict) -
     for old in chapter_dir.iterdir():
         if old != tmp and not old.name.startswith(".tmp-"):
             shutil.rmtree(old, ignore_errors=True)
-    target = chapter_dir / key(page, threads)
+    target = chapter_dir / key
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)

@@ -251,18 +251,20 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
     ctx = _context()
     os.environ.setdefault("MPLBACKEND", "Agg")
     cache = None if CUDA else cache
+    common = cache and chapter_cache.inputs(threads)
+    keys = {page: chapter_cache.key(common, page) for page in todo} if cache else {}
     pending, running, done = [], {}, {}
 
     def finish(page, message, workdir, cached=False):
         done[page] = run = ChapterRun(page, [UnitRun(**u) for u in message.get("units", [])],
                                       message.get("blocked", []), message.get("error"), workdir, cached)
         if cache and not cached and _passed(run):
-            chapter_cache.store(cache, page, threads, workdir, message)
+            chapter_cache.store(cache, page, keys[page], workdir, message)
 
     for page in todo:
         workdir = keep / rel(page).replace("/", "-")
         workdir.mkdir(parents=True)
-        message = cache and chapter_cache.load(cache, page, threads, workdir)
+        message = cache and chapter_cache.load(cache, page, keys[page], workdir)
         if message:
             finish(page, message, workdir, cached=True)
         else:
