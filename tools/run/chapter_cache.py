@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from tools import facts
-from tools.pages.docs_pages import ROOT, rel
+from tools.pages.docs_pages import ROOT
 
 CACHE = ROOT / ".cache" / "chapter-runs"
 READ_BY_TORCH = ("ATEN_", "ONEDNN_", "DNNL_", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "TORCH", "PYTORCH_", "CUDA_",
@@ -68,10 +68,11 @@ def key(common: bytes, page: Path) -> str:
     return hashlib.sha256(common + page.read_bytes()).hexdigest()[:24]
 
 
-def load(cache: Path, page: Path, key: str, workdir: Path) -> dict | None:
+def load(cache: Path, key: str, workdir: Path) -> dict | None:
     """The stored run's message (as a chapter's process sends it), its figures copied into
-    workdir as the run left them; None when nothing current is stored."""
-    entry = cache / rel(page).replace("/", "-") / key
+    workdir as the run left them; None when nothing current is stored. A chapter's entries
+    are kept in a folder named as its working directory (runner.run_chapters names it)."""
+    entry = cache / workdir.name / key
     try:
         message = json.loads((entry / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -90,10 +91,10 @@ def _copy_pngs(source: Path, dest: Path, unit_dirs) -> None:
             shutil.copyfile(png, dest / name / png.name)
 
 
-def store(cache: Path, page: Path, key: str, workdir: Path, message: dict) -> None:
+def store(cache: Path, key: str, workdir: Path, message: dict) -> None:
     """Keep a clean run (every unit ran, nothing failed, no network): one entry per chapter,
     written whole into place, so another `make test` reading it sees all of it or none."""
-    chapter_dir = cache / rel(page).replace("/", "-")
+    chapter_dir = cache / workdir.name
     chapter_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=chapter_dir, prefix=".tmp-"))
     units = [{**u, "figures": [str(Path(f).relative_to(workdir)) for f in u["figures"]]} for u in message["units"]]

@@ -253,18 +253,18 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
     cache = None if CUDA else cache
     common = cache and chapter_cache.inputs(threads)
     keys = {page: chapter_cache.key(common, page) for page in todo} if cache else {}
+    workdirs = {page: keep / rel(page).replace("/", "-") for page in todo}
     pending, running, done = [], {}, {}
 
     def finish(page, message, workdir, cached=False):
         done[page] = run = ChapterRun(page, [UnitRun(**u) for u in message.get("units", [])],
                                       message.get("blocked", []), message.get("error"), workdir, cached)
         if cache and not cached and _passed(run):
-            chapter_cache.store(cache, page, keys[page], workdir, message)
+            chapter_cache.store(cache, keys[page], workdir, message)
 
-    for page in todo:
-        workdir = keep / rel(page).replace("/", "-")
+    for page, workdir in workdirs.items():
         workdir.mkdir(parents=True)
-        message = cache and chapter_cache.load(cache, page, keys[page], workdir)
+        message = cache and chapter_cache.load(cache, keys[page], workdir)
         if message:
             finish(page, message, workdir, cached=True)
         else:
@@ -278,7 +278,7 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
             return done
         while pending and len(running) < workers:
             page = pending.pop(0)
-            workdir = keep / rel(page).replace("/", "-")
+            workdir = workdirs[page]
             parent, child = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_run_chapter, args=(str(page), str(workdir), threads, child))
             proc.start()
