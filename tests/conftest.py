@@ -24,6 +24,7 @@ the other jobs, then removes their folder.
 import shutil
 import tempfile
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -38,13 +39,22 @@ class Jobs:
         self.pool = ThreadPoolExecutor(max_workers=3)  # the chapters, the publish, a job on the publish
         self.lane = ThreadPoolExecutor(max_workers=1)  # the modules' jobs, after the publish
         self.started: dict[str, Future] = {}
+        self.took: dict[str, tuple[float, float]] = {}  # name: (start, end) seconds after the session's start
+        self.t0 = time.monotonic()
         self.lock = threading.Lock()
 
     def start(self, name: str, fn, *args, lane: bool = False) -> Future:
         with self.lock:
             if name not in self.started:
-                self.started[name] = (self.lane if lane else self.pool).submit(fn, *args)
+                self.started[name] = (self.lane if lane else self.pool).submit(self.timed, name, fn, *args)
             return self.started[name]
+
+    def timed(self, name, fn, *args):
+        start = time.monotonic() - self.t0
+        try:
+            return fn(*args)
+        finally:
+            self.took[name] = (start, time.monotonic() - self.t0)
 
     def chapters(self, pages):
         from tools.run import chapter_cache, runner
@@ -126,6 +136,9 @@ def pytest_runtestloop(session):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if JOBS.took:  # where the wall time went: each job's start and end, seconds after the session began
+        terminalreporter.write_line("jobs: " + ", ".join(f"{name} {a:.0f}-{b:.0f} s" for name, (a, b) in
+                                                         sorted(JOBS.took.items(), key=lambda kv: kv[1])))
     job = JOBS.started.get("chapters")
     if job is not None and job.done() and not job.exception():
         runs = job.result().values()
