@@ -11,7 +11,14 @@ test file runs alone (`.venv/bin/pytest tests/test_site.py` pays only for the bu
 | publish                | the CI publish job's steps (tools/checks/publish_local.py)  | `published`    |
 | <test module>          | its `pytestmark = pytest.mark.background(start=fn)`: | `started_here` |
 |                        | `fn(folder)`, e.g. a script's training run; with     |                |
-|                        | `published=True`, `fn(folder, the publish)`          |                |
+|                        | `published=True`, `fn(folder, the publish)`; with    |                |
+|                        | `cache=True`, kept like a chapter's run (below)      |                |
+
+A job with `cache=True` (a script's training runs) is kept in .cache/chapter-runs/jobs/ under a
+key of everything the chapters' key holds besides a page (tools/run/chapter_cache.py: the
+hand-written scripts, the runner, the packages, the CPU) and its test file; the next session
+takes its result and files from there, and the tests check them again. An entry whose tests
+failed is dropped, so the next session runs the job again; CHAPTER_CACHE=off runs every job.
 
 The chapters and the publish start together at the start of the run; a job on the publish
 starts beside them and waits for it; the modules' other jobs go one after another in a lane
@@ -42,6 +49,10 @@ class Jobs:
         self.took: dict[str, tuple[float, float]] = {}  # name: (start, end) seconds after the session's start
         self.t0 = time.monotonic()
         self.lock = threading.Lock()
+        self.cached: dict[str, tuple[Path, str]] = {}  # module: the cache and key its job's result is kept under
+        self.reused: set[str] = set()  # modules whose job came from the cache
+        self.failed: set[str] = set()  # modules with a failing test
+        self._common = None
 
     def start(self, name: str, fn, *args, lane: bool = False) -> Future:
         with self.lock:
@@ -74,18 +85,52 @@ class Jobs:
                                      "`pytestmark = pytest.mark.background(start=...)`")
         folder = self.folder / node.module.__name__
         folder.mkdir(exist_ok=True)
+        name, start = node.module.__name__, mark.kwargs["start"]
         if mark.kwargs.get("published"):  # fn(folder, the publish): beside the lane, once the publish is done
             publish = self.publish()
-            return self.start(node.module.__name__, lambda: mark.kwargs["start"](folder, publish.result()))
+            return self.start(name, lambda: start(folder, publish.result()))
         if "publish" in self.started:  # after the build: it has its core then, and Chromium can start
             self.start("publish-done", wait, [self.started["publish"]], lane=True)
-        return self.start(node.module.__name__, mark.kwargs["start"], folder, lane=True)
+        if mark.kwargs.get("cache"):
+            return self.start(name, self.kept, name, Path(node.module.__file__), start, folder, lane=True)
+        return self.start(name, start, folder, lane=True)
+
+    def kept(self, name: str, test_file: Path, start, folder: Path):
+        """start(folder), or its result and files as a session with the same inputs left them."""
+        from tools.run import chapter_cache
+
+        cache = chapter_cache.folder()
+        if cache is None:
+            return start(folder)
+        key = chapter_cache.key(self.common(), test_file)
+        found, result = chapter_cache.load_job(cache, name, key, folder)
+        if found:
+            self.reused.add(name)
+        else:
+            result = start(folder)
+            chapter_cache.store_job(cache, name, key, folder, result)
+        self.cached[name] = cache, key
+        return result
+
+    def common(self) -> bytes:
+        """What every kept job's key holds besides its test file: read once per session."""
+        from tools.run import chapter_cache
+
+        with self.lock:
+            if self._common is None:
+                self._common = chapter_cache.inputs(threads=0)
+            return self._common
 
     def stop(self, interrupted: bool):
+        from tools.run import chapter_cache
+
         if interrupted:
             STOP.set()
         for pool in (self.pool, self.lane):
             pool.shutdown(wait=True, cancel_futures=True)
+        for name in self.failed & self.cached.keys():
+            cache, key = self.cached[name]
+            chapter_cache.drop_job(cache, name, key)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -137,7 +182,7 @@ def pytest_runtestloop(session):
 
 def pytest_terminal_summary(terminalreporter):
     if JOBS.took:  # where the wall time went: each job's start and end, seconds after the session began
-        terminalreporter.write_line("jobs: " + ", ".join(f"{name} {a:.0f}-{b:.0f} s" for name, (a, b) in
+        terminalreporter.write_line("jobs: " + ", ".join(f"{name} {a:.0f}-{b:.0f} s" + " (kept)" * (name in JOBS.reused) for name, (a, b) in
                                                          sorted(JOBS.took.items(), key=lambda kv: kv[1])))
     job = JOBS.started.get("chapters")
     if job is not None and job.done() and not job.exception():
@@ -145,6 +190,11 @@ def pytest_terminal_summary(terminalreporter):
         cached = sum(r.cached for r in runs)
         terminalreporter.write_line(f"chapters: {len(runs) - cached} ran in this session, {cached} unchanged since a "
                                     "run that passed (.cache/chapter-runs; CHAPTER_CACHE=off runs them all)")
+
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        JOBS.failed.add(Path(report.nodeid.split("::")[0]).stem)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -34,7 +34,7 @@ def start_in_background(tmp: Path):
     return tmp, run(tmp, "--save", "cnn.pt")
 
 
-pytestmark = pytest.mark.background(start=start_in_background)  # tests/conftest.py runs it in the background
+pytestmark = pytest.mark.background(start=start_in_background, cache=True)  # tests/conftest.py runs it in the background
 @pytest.fixture(scope="module")
 def default_run(started_here):
     return started_here

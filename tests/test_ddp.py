@@ -95,7 +95,7 @@ def start_in_background(base: Path) -> dict:
         return run_cases(base, busy.getsockname()[1])
 
 
-pytestmark = pytest.mark.background(start=start_in_background)  # tests/conftest.py runs it in the background
+pytestmark = pytest.mark.background(start=start_in_background, cache=True)  # tests/conftest.py runs it in the background
 @pytest.fixture(scope="module")
 def results(started_here):
     return started_here

@@ -75,7 +75,7 @@ def start_in_background(tmp: Path) -> dict:
     return out
 
 
-pytestmark = pytest.mark.background(start=start_in_background)  # tests/conftest.py runs it in the background
+pytestmark = pytest.mark.background(start=start_in_background, cache=True)  # tests/conftest.py runs it in the background
 @pytest.fixture(scope="module")
 def runs(started_here):
     return started_here

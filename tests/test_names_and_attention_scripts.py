@@ -75,7 +75,7 @@ def start_in_background(tmp: Path):
     return ran
 
 
-pytestmark = pytest.mark.background(start=start_in_background)  # tests/conftest.py runs it in the background
+pytestmark = pytest.mark.background(start=start_in_background, cache=True)  # tests/conftest.py runs it in the background
 
 
 @pytest.fixture(scope="module")

@@ -622,3 +622,25 @@ def test_a_saved_figure_gets_a_dark_twin_of_the_same_size_and_density(tmp_path, 
     # drawn at 160 dpi, shown at the pages' 80 px per inch: 2 device pixels per CSS pixel
     assert image_sizes.png_size(str(tmp_path / "stored.png")) == (320, 240)
     assert image_sizes.png_size(str(tmp_path / "plot.dark.png")) == (320, 240)
+
+
+def test_a_kept_job_gives_back_its_result_and_files_in_the_new_folder(tmp_path):
+    """tools/run/chapter_cache.py's job entries (tests/conftest.py `cache=True`, tests/test_other_cpu.py):
+    paths into the job's folder point into the folder it is loaded into; a dropped entry is a miss."""
+    import subprocess
+
+    from tools.run import chapter_cache
+
+    ran, cache = tmp_path / "ran", tmp_path / "cache"
+    (ran / "out").mkdir(parents=True)
+    (ran / "out" / "model.pt").write_bytes(b"weights")
+    proc = subprocess.CompletedProcess(["train.py"], 0, "epoch 1\n", "")
+    chapter_cache.store_job(cache, "job", "k1", ran, {"dir": ran, "model": ran / "out" / "model.pt",
+                                                      "proc": proc, "elsewhere": tmp_path})
+    found, result = chapter_cache.load_job(cache, "job", "k1", tmp_path / "new")
+    assert found and vars(result.pop("proc")) == vars(proc)
+    assert result == {"dir": tmp_path / "new", "model": tmp_path / "new" / "out" / "model.pt", "elsewhere": tmp_path}
+    assert result["model"].read_bytes() == b"weights"
+    assert chapter_cache.load_job(cache, "job", "k2", tmp_path / "other") == (False, None)
+    chapter_cache.drop_job(cache, "job", "k1")
+    assert chapter_cache.load_job(cache, "job", "k1", tmp_path / "again") == (False, None)
