@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from tools.facts import DOCS, ROOT  # noqa: F401  (ROOT: the page model's users read it here)
 
@@ -393,14 +395,51 @@ def url(page: Path) -> str:
     return "/".join((["en"] if lang == "en" else []) + rest + [""]).lstrip("/")
 
 
+class Heading(NamedTuple):
+    line: int
+    level: int  # 1 for "#", 2 for "##"...
+    text: str  # without a trailing {#id .class} attribute list
+    anchor: str  # as MkDocs makes it
+
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{[^}]*\})?\s*$")
+FENCE_TICKS = re.compile(r"^\s*(`{3,})")
+
+
+def outside_fences(text: str):
+    """(line number, line) of every line of a page that is not fenced code nor a fence."""
+    fence = None
+    for n, line in enumerate(text.splitlines(), 1):
+        m = FENCE_TICKS.match(line)
+        if m and (fence is None or m.group(1).startswith(fence)):
+            fence = None if fence else m.group(1)
+        elif not fence:
+            yield n, line
+
+
+@cache
+def slugify():
+    """MkDocs' heading ids (mkdocs.yml: toc slugify)."""
+    from pymdownx.slugs import slugify
+
+    return slugify(case="lower")
+
+
+def headings(page: Path) -> list[Heading]:
+    """Every Markdown heading of a page, in order, outside fences."""
+    out, seen = [], set()
+    for n, line in outside_fences(page.read_text(encoding="utf-8")):
+        if h := HEADING.match(line):
+            anchor = base = slugify()(re.sub(r"<[^>]+>", "", h.group(2).replace("`", "")), "-")
+            k = 0
+            while anchor in seen:  # Python-Markdown's toc makes repeated anchors unique this way
+                k += 1
+                anchor = f"{base}_{k}"
+            seen.add(anchor)
+            out.append(Heading(n, len(h.group(1)), h.group(2), anchor))
+    return out
+
+
 def heading_before(page: Path, line: int) -> str:
     """Text of the last Markdown heading above `line` (1-based)."""
-    title, in_fence = page.stem, False
-    for text in page.read_text(encoding="utf-8").splitlines()[: line - 1]:
-        if text.lstrip().startswith("```"):
-            in_fence = not in_fence
-            continue
-        m = re.match(r"^#{1,6}\s+(.*?)\s*(\{.*\})?\s*$", text)
-        if m and not in_fence:
-            title = m.group(1)
-    return title
+    return next((h.text for h in reversed(headings(page)) if h.line < line), page.stem)

@@ -9,7 +9,7 @@ Each entry names a term in Korean and English, the variants the Korean pages mus
 (`avoid`), and where the term is taught: a Korean page and heading anchor
 ("tensors.md#텐서-만들기"). The English link is the same heading of the English twin (the
 two languages have the same headings in the same order; tests/test_glossary.py checks it).
-Anchors are computed as MkDocs computes them (pymdownx.slugs.slugify, case=lower).
+Anchors are computed as MkDocs computes them (docs_pages.headings).
 
 The pages are generated and committed rather than made by a build hook: they are then plain
 pages that search, the language switcher, the link checks and the notebooks' tools see like
@@ -22,12 +22,11 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import yaml
 
-from tools.pages.docs_pages import DOCS, rel
+from tools.pages.docs_pages import DOCS, headings, outside_fences, rel
 from tools.pages.generated import sync
 
 DATA = Path(__file__).with_name("glossary.yml")
@@ -78,40 +77,6 @@ def load(path: Path = DATA) -> tuple[list[Term], list[dict]]:
     return terms, list(data.get("style", []))
 
 
-# ---- headings and anchors, as MkDocs makes them ------------------------------------------
-
-FENCE = re.compile(r"^\s*(`{3,})")
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{[^}]*\})?\s*$")
-
-
-@cache
-def _slugify():
-    from pymdownx.slugs import slugify
-
-    return slugify(case="lower")
-
-
-def headings(page: Path) -> list[tuple[str, str]]:
-    """(text, anchor) of every Markdown heading of a page, in order, outside fences."""
-    out, seen, fence = [], set(), None
-    for line in page.read_text(encoding="utf-8").splitlines():
-        m = FENCE.match(line)
-        if m and (fence is None or m.group(1).startswith(fence)):
-            fence = None if fence else m.group(1)
-            continue
-        h = None if fence else HEADING.match(line)
-        if h:
-            text = h.group(2)
-            anchor = base = _slugify()(re.sub(r"<[^>]+>", "", text.replace("`", "")), "-")
-            n = 0
-            while anchor in seen:  # Python-Markdown's toc makes repeated anchors unique this way
-                n += 1
-                anchor = f"{base}_{n}"
-            seen.add(anchor)
-            out.append((text, anchor))
-    return out
-
-
 class GlossaryError(Exception):
     pass
 
@@ -119,19 +84,16 @@ class GlossaryError(Exception):
 def target(term: Term, lang: str) -> tuple[str, str]:
     """(link, heading text) of the section that teaches `term`, in `lang`."""
     page, _, anchor = term.where.partition("#")
-    ko_heads = headings(DOCS / "ko" / page) if (DOCS / "ko" / page).exists() else None
-    if ko_heads is None:
+    if not (DOCS / "ko" / page).exists():
         raise GlossaryError(f"{rel(DATA)}: {term.ko}: no page docs/ko/{page}")
-    anchors = [a for _, a in ko_heads]
+    anchors = [h.anchor for h in headings(DOCS / "ko" / page)]
     if anchor not in anchors:
         raise GlossaryError(f"{rel(DATA)}: {term.ko}: docs/ko/{page} has no heading #{anchor}")
-    i = anchors.index(anchor)
-    heads = ko_heads if lang == "ko" else headings(DOCS / lang / page)
-    if len(heads) != len(ko_heads):
+    heads = headings(DOCS / lang / page)
+    if len(heads) != len(anchors):
         raise GlossaryError(f"docs/ko/{page} and docs/{lang}/{page} have different numbers of headings")
-    text, a = heads[i]
-    title = headings(DOCS / lang / page)[0][0]
-    return f"{page}#{a}", (text if i == 0 else f"{title} › {text}")
+    i = anchors.index(anchor)
+    return f"{page}#{heads[i].anchor}", (heads[i].text if i == 0 else f"{heads[0].text} › {heads[i].text}")
 
 
 # ---- the page -----------------------------------------------------------------------------
@@ -173,14 +135,7 @@ HTML_COMMENT = re.compile(r"<!--.*?-->")
 def prose_lines(text: str, keep_links: bool = False):
     """(line number, prose) of a page: fenced code, inline code, link targets, URLs and HTML
     comments removed (link targets and URLs kept with `keep_links`)."""
-    fence = None
-    for n, line in enumerate(text.splitlines(), 1):
-        m = FENCE.match(line)
-        if m and (fence is None or m.group(1).startswith(fence)):
-            fence = None if fence else m.group(1)
-            continue
-        if fence:
-            continue
+    for n, line in outside_fences(text):
         for pattern in (HTML_COMMENT, INLINE_CODE) if keep_links else (HTML_COMMENT, INLINE_CODE, LINK_TARGET, URL):
             line = pattern.sub(" ", line)
         yield n, line

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import nbformat
 
-from tools.pages.docs_pages import (COMPAT_TABLE, DOCS, EXERCISE_CLASS, LANGS, NOTEBOOKS, RECORD, ROOT, SOLUTION, VARIES, DocsError, Tolerance, lang_of, notebook_path,
-                              pages, rel, twin, units, varies_note)
+from tools.pages.docs_pages import (COMPAT_TABLE, DOCS, EXERCISE_CLASS, LANGS, MARKER, NOTEBOOKS, OPEN_FENCE, RECORD, ROOT,
+                                    SOLUTION, VARIES, DocsError, Tolerance, lang_of, notebook_path, pages, rel, slugify,
+                                    twin, units, varies_note)
 from tools.pages.docs_pages import url as page_url
 from tools.pages.generated import sync, write_atomically
 from tools.facts import published_root, repo
@@ -35,32 +36,26 @@ from tools.facts import published_root, repo
 INSTALL_TAG = "install"
 VARIES_TAG = "nbval-ignore-output"
 EXERCISE_TAGS = {"exercise": ["exercise"], "check": ["exercise-check", "raises-exception"]}
-MARKER = re.compile(r"^\s*<!--\s*pytest-codeblocks:(.*?)\s*-->\s*$")
 BLOCK_START = re.compile(r'^(\s*)(!!!|\?\?\?\+?|===)\s*([\w-]*)\s*(?:"(.*)")?\s*$')
-FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")
 INCLUDE = re.compile(r'^\s*--8<--\s*"([^"]+)"\s*$')
 LINK = re.compile(r"(!?\[[^\]]*\])\(([^)\s]+)\)")
 ANNOTATION = re.compile(r"\s*# \(\d+\)!?$")
 # What the notebooks need beyond Colab's own Python: the exact versions this site was tested with.
 PACKAGES = ("torch", "torchvision", "scikit-learn", "matplotlib", "tqdm", "faker")
 # Only in the notebooks whose code uses them (the ONNX exporter needs onnx and onnxscript).
-ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
-USES_ONNX = re.compile(r"^\s*(import|from) onnx|torch\.onnx\.", re.M)
-USES_TENSORBOARD = re.compile(r"^\s*(import|from) tensorboard|torch\.utils\.tensorboard", re.M)
+ONLY_WHERE_USED = ((re.compile(r"^\s*(import|from) onnx|torch\.onnx\.", re.M), ("onnx", "onnxscript", "onnxruntime")),
+                   (re.compile(r"^\s*(import|from) tensorboard|torch\.utils\.tensorboard", re.M), ("tensorboard",)))
 # The install page's table is made when the site is built: a notebook links to it instead.
 TABLE_ON_SITE = {"ko": "장별 결과 표는 [사이트의 이 절]({link})에 있습니다.",
                  "en": "The table of results by chapter is in [this section on the site]({link})."}
 
 
-def pins(page: Path | None = None) -> str:
+def pins(page: Path) -> str:
     """The exact versions a page's notebook installs (every package of PACKAGES, and the ONNX
     ones or tensorboard where its code uses them)."""
     text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
-    wanted = PACKAGES
-    if page is not None and any(USES_ONNX.search(u.code) for u in units(page)):
-        wanted += ONNX_PACKAGES
-    if page is not None and any(USES_TENSORBOARD.search(u.code) for u in units(page)):
-        wanted += ("tensorboard",)
+    code = "".join(u.code for u in units(page))
+    wanted = PACKAGES + tuple(p for uses, extra in ONLY_WHERE_USED if uses.search(code) for p in extra)
     found = [re.search(rf"^{p}==\S+", text, re.M) for p in wanted]
     return " ".join(m.group(0) for m in found if m)
 
@@ -111,12 +106,6 @@ def plain_markdown(lines: list[str]) -> list[str]:
     return out
 
 
-def _slugify():
-    from pymdownx.slugs import slugify  # MkDocs' heading ids (mkdocs.yml: toc slugify)
-
-    return slugify(case="lower")
-
-
 def cells_of(page: Path) -> list:
     lines = plain_markdown(page.read_text(encoding="utf-8").splitlines())
     cells, prose, i, pending = [], [], 0, None
@@ -133,18 +122,18 @@ def cells_of(page: Path) -> list:
             pending = "solution"
             i += 1
             continue
-        m = MARKER.match(line) or VARIES.match(line.strip())
-        if m:
-            pending = m.group(1) if m.re is MARKER else Tolerance.parse(m.group(1))
+        m = MARKER.match(line.strip()) or VARIES.match(line.strip())
+        if m:  # the page model has checked the markers: each is one it knows
+            pending = m.group(2) if m.re is MARKER else Tolerance.parse(m.group(1))
             i += 1
             continue
         if line.strip() == COMPAT_TABLE:
             heading = next(h for h in reversed(lines[:i]) if re.match(r"#{2,6} ", h)).lstrip("#").strip()
-            link = f"{page.name}#{_slugify()(heading, '-')}"
+            link = f"{page.name}#{slugify()(heading, '-')}"
             prose.append(TABLE_ON_SITE[lang_of(page)].format(link=link))
             i += 1
             continue
-        f = FENCE.match(line)
+        f = OPEN_FENCE.match(line)
         if not f:
             prose.append(line)
             i += 1
