@@ -79,7 +79,7 @@ def test_extractor_error_leaves_snippets_untouched(docs_tree, capsys):
     (docs / "ko" / "chapter.md").write_text(GOOD + "\n```python\nprint(2)\n```\n\n```py\nbad\n```\n")
     assert extract_snippets.main([]) == 2
     err = capsys.readouterr().err
-    assert "chapter.md:13:" in err and "was not changed" in err
+    assert "chapter.md:13:" in err and "nothing was changed" in err
     assert {p: p.read_bytes() for p in snippets.rglob("*") if p.is_file()} == before
 
 

@@ -3,13 +3,15 @@ and brought up to date, or only checked (--check), the same way by every generat
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tools.pages.docs_pages import rel
+from tools.pages.docs_pages import DocsError, rel
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -48,5 +50,28 @@ def sync(name: str, want: dict[Path, str], present: Iterable[Path], check: bool,
         write_atomically(p, want[p])
     for p in orphaned:
         p.unlink()
+        with contextlib.suppress(OSError):  # its folder too, when that was all it held (a removed chapter)
+            os.removedirs(p.parent)
     print(f"{name}: {len(want)}, {len(missing)} new, {len(stale)} updated, {len(orphaned)} removed")
     return 0
+
+
+def main(argv: list[str] | None, doc: str, name: str, command: str, want: Callable[[], dict[Path, str]],
+         present: Callable[[], Iterable[Path]] = list, error: type[Exception] = DocsError,
+         problems: Callable[[], list[str]] = list) -> int:
+    """A generator's command line (the first line of its `doc` is the help): write what `want()`
+    makes, or with --check report what is out of date and also any of `problems()`. `want()` is
+    made whole before anything is written, so an `error` in a page names it, exits 2 and
+    changes nothing."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report what is out of date, write nothing")
+    check = parser.parse_args(argv).check
+    try:
+        files = want()
+    except error as e:
+        print(f"error: {e}\n{name}: nothing was changed.", file=sys.stderr)
+        return 2
+    found = problems() if check else []
+    for problem in found:
+        print(problem, file=sys.stderr)
+    return max(sync(name, files, present(), check, command), 1 if found else 0)

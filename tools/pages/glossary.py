@@ -2,8 +2,8 @@
 용어집 / Glossary page of both languages from it, and checks Korean prose against it.
 
     python -m tools.pages.glossary          # (re)write docs/ko/glossary.md and docs/en/glossary.md
-    python -m tools.pages.glossary --check  # exit 1 if they are out of date, a link's section is
-                                      # missing, or Korean prose uses an avoided variant
+    python -m tools.pages.glossary --check  # exit 1 if they are out of date or Korean prose uses
+                                            # an avoided variant (2 if a link's section is missing)
 
 Each entry names a term in Korean and English, the variants the Korean pages must not use
 (`avoid`), and where the term is taught: a Korean page and heading anchor
@@ -18,7 +18,6 @@ any other, and a change to the list shows up as a reviewable diff of the page.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from tools.pages.docs_pages import DOCS, headings, outside_fences, rel
-from tools.pages.generated import sync
+from tools.pages import generated
 
 DATA = Path(__file__).with_name("glossary.yml")
 PAGE = "glossary.md"
@@ -163,18 +162,7 @@ def all_drift() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report what is out of date")
-    args = parser.parse_args(argv)
-    try:
-        pages = expected()
-    except GlossaryError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    drift = all_drift() if args.check else []
-    for problem in drift:
-        print(problem, file=sys.stderr)
-    return max(sync("glossary pages", pages, [], args.check, COMMAND), 1 if drift else 0)
+    return generated.main(argv, __doc__, "glossary pages", COMMAND, expected, error=GlossaryError, problems=all_drift)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ solution is the unit's code cell, collapsed (`jupyter.source_hidden`) under its 
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -27,10 +26,10 @@ from pathlib import Path
 import nbformat
 
 from tools.pages.docs_pages import (COMPAT_TABLE, DOCS, EXERCISE_CLASS, LANGS, MARKER, NOTEBOOKS, OPEN_FENCE, RECORD, ROOT,
-                                    SOLUTION, VARIES, DocsError, Tolerance, lang_of, notebook_path, pages, rel, slugify,
+                                    SOLUTION, VARIES, Tolerance, lang_of, notebook_path, pages, rel, slugify,
                                     twin, units, varies_note)
 from tools.pages.docs_pages import url as page_url
-from tools.pages.generated import sync, write_atomically
+from tools.pages import generated
 from tools.facts import published_root, repo
 
 INSTALL_TAG = "install"
@@ -232,7 +231,7 @@ def write_with_outputs(page: Path, printed: list[str], record: dict) -> None:
     for lang in LANGS:
         nb = fill(notebook(twin(page, lang)), printed, record)
         nbformat.validate(nb)
-        write_atomically(notebook_path(twin(page, lang)), text(nb))
+        generated.write_atomically(notebook_path(twin(page, lang)), text(nb))
 
 
 def expected() -> dict[Path, str]:
@@ -253,16 +252,8 @@ def expected() -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        want = expected()
-    except DocsError as e:
-        print(f"error: {e}\nnotebooks were not changed.", file=sys.stderr)
-        return 2
-    have = [p for lang in LANGS for p in (DOCS / lang / NOTEBOOKS).rglob("*.ipynb")]
-    return sync("notebooks", want, have, args.check, "make snippets")
+    return generated.main(argv, __doc__, "notebooks", "make snippets", expected,
+                          lambda: [p for lang in LANGS for p in (DOCS / lang / NOTEBOOKS).rglob("*.ipynb")])
 
 
 if __name__ == "__main__":
