@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tools.pages import docs_pages, extract_snippets
-from tools.run import no_network
-from tools.pages.docs_pages import DocsError, all_units, codeblocks_units, scan_fences
+from tools.pages import dark_figures, diagrams, docs_pages, extract_snippets, figures, make_notebooks
+from tools.pages.docs_pages import DOCS, DocsError, Tolerance, all_units, codeblocks_units, heading_before, scan_fences
+from tools.run import chapter_cache, compat, no_network, runner
+from tools.site import image_sizes, mathml, version_selector
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "# T\n\n## Hello world\n\n```python\nprint(1)\n```\n"
@@ -22,6 +23,12 @@ def page(tmp_path, text, name="page.md"):
     p = tmp_path / name
     p.write_text(textwrap.dedent(text), encoding="utf-8")
     return p
+
+
+def run_page(tmp_path, text, name="page.md"):
+    """A page, its one run by tools/run/runner.py, and its units."""
+    p = page(tmp_path, text, name)
+    return p, runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p], all_units(p)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +105,6 @@ def test_outbound_connection_fails_naming_the_host():
         socket.create_connection(("example.org", 80), timeout=1)
     with pytest.raises(ConnectionRefusedError, match="93.184.215.14"):
         socket.create_connection(("93.184.215.14", 443), timeout=1)
-    from tools.run import no_network
     no_network.BLOCKED.clear()  # this test blocked on purpose; don't fail it for that
 
 
@@ -125,14 +131,18 @@ def test_require_cuda_refuses_to_pass_without_cuda():
     assert proc.returncode != 0 and "REQUIRE_CUDA=1" in proc.stderr + proc.stdout
 
 
-def test_a_stale_figure_is_reported(tmp_path, monkeypatch):
+@pytest.fixture
+def plt():
+    """pyplot drawing into files only (Agg), as the runner draws the pages' figures."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot
 
-    from tools.pages import figures
+    return matplotlib.pyplot
 
+
+def test_a_stale_figure_is_reported(tmp_path, monkeypatch, plt):
     def draw(path, slope):
         fig, ax = plt.subplots(figsize=(3, 2), dpi=60)
         ax.plot([0, 1], [0, slope])
@@ -155,8 +165,6 @@ def test_a_stale_figure_is_reported(tmp_path, monkeypatch):
 
 
 def test_every_diagram_is_drawn_and_no_drawing_is_unused():
-    from tools.pages import diagrams
-
     wanted = diagrams.diagrams_in_docs()
     missing = [where for k, (_, where) in wanted.items() if not (diagrams.STORE / f"{k}.svg").is_file()]
     unused = [p.name for p in diagrams.STORE.glob("*.svg") if p.stem not in wanted]
@@ -166,8 +174,6 @@ def test_every_diagram_is_drawn_and_no_drawing_is_unused():
 
 def test_an_undrawn_diagram_is_shown_live_and_warns(caplog):
     import markdown
-
-    from tools.pages import diagrams
 
     md = markdown.Markdown(extensions=["pymdownx.superfences"], extension_configs={
         "pymdownx.superfences": {"custom_fences": [
@@ -179,8 +185,6 @@ def test_an_undrawn_diagram_is_shown_live_and_warns(caplog):
 
 @pytest.mark.browser
 def test_a_diagram_mermaid_cannot_parse_names_its_page_and_line():
-    from tools.pages import diagrams
-
     with pytest.raises(SystemExit) as e:
         diagrams.draw({"bad": ("flowchart LR\n  a -->", "docs/ko/x.md:3")})
     assert str(e.value).startswith("docs/ko/x.md:3: Mermaid could not draw this diagram")
@@ -216,42 +220,28 @@ print("never")
 
 
 def test_runner_isolates_units_names_the_failing_line_and_stops_the_chapter(tmp_path):
-    from tools.run import runner
-    from tools.pages.docs_pages import all_units
-
-    page = tmp_path / "x.md"
-    page.write_text(RUNNER_PAGE, encoding="utf-8")
-    runs = runner.run_chapters([page], workers=1, keep=tmp_path / "runs")[page]
-    units = all_units(page)
+    p, runs, units = run_page(tmp_path, RUNNER_PAGE, "x.md")
     assert runner.problems(units[0], runs, 0) == []
     # each unit starts in an empty directory: a file an earlier unit wrote is not there
     assert "FileNotFoundError" in runner.problems(units[1], runs, 1)[0]
     assert len(runs.units) == 2 and "not run" in runner.problems(units[2], runs, 2)[0]
-    from tools.run import compat  # a unit that raised is an error, named by the error's last line
-
-    assert compat.result(page, runs) | {"seconds": 0} == {
-        "code": compat.code_hash(page), "units": 4, "seconds": 0, "result": "failed",
+    # a unit that raised is an error, named by the error's last line
+    assert compat.result(p, runs) | {"seconds": 0} == {
+        "code": compat.code_hash(p), "units": 4, "seconds": 0, "result": "failed",
         "unit": 2, "first": "FileNotFoundError: [Errno 2] No such file or directory: 'saved.txt'"}
 
 
 def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
-    from tools.run import runner
-    from tools.pages.docs_pages import all_units
-
-    page = tmp_path / "y.md"
-    page.write_text(RUNNER_PAGE.replace("ok\n```", "OK\n```").replace(
-        'print(open("saved.txt").read())\n', 'print("fine")\n'), encoding="utf-8")
-    runs = runner.run_chapters([page], workers=1, keep=tmp_path / "runs")[page]
-    units = all_units(page)
+    p, runs, units = run_page(tmp_path, RUNNER_PAGE.replace("ok\n```", "OK\n```").replace(
+        'print(open("saved.txt").read())\n', 'print("fine")\n'), "y.md")
     shown = runner.problems(units[0], runs, 0)
     assert "y.md:3: the output shown differs" in shown[0] and "--- printed\nok\n" in shown[0]
     failed = runner.problems(units[2], runs, 2)[0]
-    assert failed.startswith(f"{page}:18: failed") and f'File "{page}", line 20' in failed
+    assert failed.startswith(f"{p}:18: failed") and f'File "{p}", line 20' in failed
     assert "ZeroDivisionError" in failed
-    from tools.run import compat  # every unit up to it ran: the output differs, it is no error
-
-    assert compat.result(page, runs) | {"seconds": 0} == {
-        "code": compat.code_hash(page), "units": 4, "seconds": 0, "result": "differs",
+    # every unit up to it ran: the output differs, it is no error
+    assert compat.result(p, runs) | {"seconds": 0} == {
+        "code": compat.code_hash(p), "units": 4, "seconds": 0, "result": "differs",
         "unit": 1, "first": "output line 1: shows 'OK', printed 'ok'"}
 
 
@@ -259,7 +249,6 @@ def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path):
     """tools/run/chapter_cache.py: a run that passed is taken again; an edit to the page, a
     hand-written snippet, a variable PyTorch reads or the threads make it run again; a run
     that fails is never kept."""
-    from tools.run import chapter_cache, runner
 
     page, cache = tmp_path / "c.md", tmp_path / "cache"
     page.write_text("# C\n\n```python\nprint('ok')\n```\n\n<!--pytest-codeblocks:expected-output-->\n\n"
@@ -298,9 +287,6 @@ def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path):
 def test_compat_table_says_passed_differs_failed_not_run_and_stale(tmp_path, monkeypatch):
     import json
     import re
-
-    from tools.run import compat
-    from tools.pages.docs_pages import DOCS, all_units, heading_before
 
     intro, tensors, autograd, cnn = (DOCS / "ko" / f"{n}.md" for n in ("intro", "tensors", "autograd", "cnn"))
     chapters = {"intro": {"code": compat.code_hash(intro), "result": "passed"},
@@ -341,10 +327,6 @@ def test_compat_table_says_passed_differs_failed_not_run_and_stale(tmp_path, mon
 
 
 def test_the_table_fills_an_indented_placeholder_and_no_notebook_shows_one():
-    from tools.run import compat
-    from tools.pages import make_notebooks
-    from tools.pages.docs_pages import DOCS
-
     filled = compat.fill(f"??? info \"x\"\n\n    {docs_pages.COMPAT_TABLE}\n\nafter\n", DOCS / "en" / "intro.md")
     table = filled.split("\n\n", 1)[1].rsplit("\n\nafter", 1)[0]
     assert docs_pages.COMPAT_TABLE not in filled and table.startswith("    | Chapter |")
@@ -365,8 +347,6 @@ def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
     import markdown
     import yaml
 
-    from tools.site import mathml
-
     config = yaml.load((docs_pages.ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     arithmatex = next(e["pymdownx.arithmatex"] for e in config["markdown_extensions"]
                       if isinstance(e, dict) and "pymdownx.arithmatex" in e)
@@ -384,8 +364,6 @@ def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
 
 
 def test_a_varying_output_is_compared_within_its_tolerance_and_its_text_exactly():
-    from tools.pages.docs_pages import Tolerance
-
     shown = "CNN: 6,186 parameters; accuracy 0.9889, 0.9972; errors: [4, 1]\n"
     t = Tolerance.parse("±0.03, ±12")
     assert str(t) == "±0.03, ±12"
@@ -405,29 +383,20 @@ def test_pytest_codeblocks_never_sees_a_varying_output(tmp_path):
 
 
 def test_make_outputs_writes_a_new_varying_output(tmp_path):
-    from tools.run import runner
-
-    p = page(tmp_path, "# T\n\n```python\nprint(0.5)\n```\n\n<!--output-varies: ±0.1-->\n\n```text\n```\n")
-    runs = runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p]
-    unit = all_units(p)[0]
+    _, runs, [unit] = run_page(tmp_path, "# T\n\n```python\nprint(0.5)\n```\n\n<!--output-varies: ±0.1-->\n\n```text\n```\n")
     assert "differs" in runner.problems(unit, runs, 0)[0]  # the check compares it
     assert runner.problems(unit, runs, 0, compare=False) == []  # make outputs may write it
 
 
 def test_a_unit_that_writes_to_stderr_fails_naming_it(tmp_path):
-    from tools.run import runner
-
-    p = page(tmp_path, "# T\n\n```python\nimport warnings\nwarnings.warn('old API')\nprint(1)\n```\n")
-    runs = runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p]
-    found = runner.problems(all_units(p)[0], runs, 0)
+    _, runs, [unit] = run_page(tmp_path, "# T\n\n```python\nimport warnings\nwarnings.warn('old API')\nprint(1)\n```\n")
+    found = runner.problems(unit, runs, 0)
     assert "wrote to stderr" in found[0] and "UserWarning: old API" in found[0]
 
 
 def test_the_version_selector_is_only_asked_for_where_mike_builds():
     """A plain build or `mkdocs serve` has no versions.json: its pages must not request it."""
     from types import SimpleNamespace
-
-    from tools.site import version_selector
 
     plain = SimpleNamespace(plugins={"search": object()}, extra={"version": {"provider": "mike"}})
     assert "version" not in version_selector.on_config(plain).extra
@@ -455,7 +424,6 @@ print("ok")
     ```python
     def double(x):
         return 2 * x
-
 
     print(double(2))
     ```
@@ -510,15 +478,11 @@ def test_an_exercise_is_its_solution_unit_and_pytest_codeblocks_runs_only_that(t
     ],
 )
 def test_the_runner_proves_both_directions_of_every_exercise(tmp_path, changes, words):
-    from tools.run import runner
-
     text = EXERCISE
     for old, new in changes:
         assert old in text
         text = text.replace(old, new)
-    p = page(tmp_path, text)
-    runs = runner.run_chapters([p], workers=1, keep=tmp_path / "runs")[p]
-    [unit] = all_units(p)
+    _, runs, [unit] = run_page(tmp_path, text)
     assert runner.problems(unit, runs, 0) == []  # the solution ran and printed what is shown
     found = runner.exercise_problems(unit, runs, 0)
     if words is None:
@@ -530,8 +494,6 @@ def test_the_runner_proves_both_directions_of_every_exercise(tmp_path, changes, 
 
 
 def test_a_notebook_has_the_exercise_to_run_and_its_solution_folded(tmp_path):
-    from tools.pages import make_notebooks
-
     cells = make_notebooks.cells_of(page(tmp_path, EXERCISE))
     code = [c for c in cells if c.cell_type == "code"]
     assert [c.metadata.get("tags") for c in code] == [["exercise"], ["exercise-check", "raises-exception"], None]
@@ -541,14 +503,8 @@ def test_a_notebook_has_the_exercise_to_run_and_its_solution_folded(tmp_path):
     assert make_notebooks.code_cells(nb) == [code[2]]  # only the solution carries the run's output
 
 
-def test_a_stored_figure_is_a_smaller_palette_png_showing_the_same_picture(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def test_a_stored_figure_is_a_smaller_palette_png_showing_the_same_picture(tmp_path, plt):
     import numpy as np
-
-    from tools.pages import figures
 
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.imshow(np.random.default_rng(0).normal(size=(40, 40)), cmap="RdBu")
@@ -591,16 +547,9 @@ def test_no_module_imports_a_layer_below_it():
     assert not wrong, "a layer imports a later one (see tools/__init__.py):\n" + "\n".join(wrong)
 
 
-def test_a_saved_figure_gets_a_dark_twin_of_the_same_size_and_density(tmp_path, monkeypatch):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def test_a_saved_figure_gets_a_dark_twin_of_the_same_size_and_density(tmp_path, monkeypatch, plt):
     from matplotlib.figure import Figure
     from PIL import Image
-
-    from tools.pages import dark_figures, figures
-    from tools.site import image_sizes
 
     monkeypatch.setattr(Figure, "savefig", Figure.savefig)  # the plain one again after this test
     dark_figures.install()
