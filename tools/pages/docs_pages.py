@@ -228,47 +228,35 @@ def twin(page: Path, lang: str) -> Path:
 def scan_fences(page: Path) -> list[Fence]:
     """Every fence of a page, classified; raises DocsError on anything that would be
     skipped silently or that we don't know as never-run."""
-    lines = page.read_text(encoding="utf-8").splitlines()
+    numbered = enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
     fences: list[Fence] = []
     pending = None  # marker waiting for its fence: (keyword, line, tolerance)
     exercise = None  # the exercise fences seen so far, waiting for the rest: ("starter"|"check", line)
-    i = 0
-    while i < len(lines):
-        text = lines[i].strip()
-        n = i + 1
-        v = VARIES.match(text)
-        if v:
+    for n, line in numbered:
+        text = line.strip()
+        if v := VARIES.match(text):
             try:
                 pending = ("varies", n, Tolerance.parse(v.group(1)))
             except ValueError as e:
                 raise DocsError(page, n, f"output-varies marker: {e}") from None
-            i += 1
             continue
         if SOLUTION.match(text):
             pending = ("solution", n, None)
-            i += 1
             continue
-        m = MARKER.match(text)
-        if m:
+        if m := MARKER.match(text):
             prefix, keyword = m.groups()
             if prefix != "pytest-codeblocks:" or keyword not in ALLOWED_MARKERS:
-                raise DocsError(
-                    page,
-                    n,
-                    f"marker {text!r} is not allowed here; use "
-                    "<!--pytest-codeblocks:cont--> or <!--pytest-codeblocks:expected-output--> "
-                    "(no skips: a block that can't run in tests goes in a {.python .no-run} fence)",
-                )
+                raise DocsError(page, n, f"marker {text!r} is not allowed here; use "
+                                "<!--pytest-codeblocks:cont--> or <!--pytest-codeblocks:expected-output--> "
+                                "(no skips: a block that can't run in tests goes in a {.python .no-run} fence)")
             pending = (keyword, n, None)
-            i += 1
             continue
         if text.startswith("<!--") and "pytest" in text:
             raise DocsError(page, n, f"malformed pytest-codeblocks marker {text!r}")
-        f = OPEN_FENCE.match(lines[i])
+        f = OPEN_FENCE.match(line)
         if not f:
             if text and pending:
                 raise DocsError(page, pending[1], "a marker must be followed by a fence")
-            i += 1
             continue
         ticks, info = f.group(2), f.group(3).strip()
         if ticks[0] == "~":
@@ -289,13 +277,9 @@ def scan_fences(page: Path) -> list[Fence]:
         elif info in NON_RUN or NO_RUN_CLASS.match(info):
             kind = "non-run"
         else:
-            raise DocsError(
-                page,
-                n,
-                f"fence ```{info} would be skipped silently by pytest-codeblocks; "
-                "run it with ```python (no title, no options) or mark it "
-                "```{.python .no-run} with the reason in the text",
-            )
+            raise DocsError(page, n, f"fence ```{info} would be skipped silently by pytest-codeblocks; "
+                            "run it with ```python (no title, no options) or mark it "
+                            "```{.python .no-run} with the reason in the text")
         if keyword == "cont" and info != "python":
             raise DocsError(page, n, "only ```python blocks can continue a unit")
         # an exercise is exactly: starter, check, <!--solution--> ```python (other fences between are errors)
@@ -310,18 +294,15 @@ def scan_fences(page: Path) -> list[Fence]:
         exercise = None if got == "solution" else (got, n) if got in ("starter", "check") else exercise
         pending = None
         indent, body = len(f.group(1)), []
-        i += 1
-        while i < len(lines):  # up to the closing fence
-            s = lines[i].lstrip()
+        for _, inner in numbered:  # up to the closing fence
+            s = inner.lstrip()
             if s.startswith(ticks[0] * len(ticks)) and not s.strip(ticks[0]).strip():
                 break
-            cut = min(indent, len(lines[i]) - len(s))  # as pytest-codeblocks dedents
-            body.append(lines[i][cut:] + "\n")
-            i += 1
+            cut = min(indent, len(inner) - len(s))  # as pytest-codeblocks dedents
+            body.append(inner[cut:] + "\n")
         else:
             raise DocsError(page, n, "fence is never closed")
         fences.append(Fence(n, info, kind, keyword == "cont", "".join(body), tolerance, keyword == "solution"))
-        i += 1
     if pending:
         raise DocsError(page, pending[1], "a marker at the end of the page has no fence")
     if exercise:
