@@ -165,11 +165,9 @@ def test_a_stale_figure_is_reported(tmp_path, monkeypatch, plt):
 
 
 def test_every_diagram_is_drawn_and_no_drawing_is_unused():
-    wanted = diagrams.diagrams_in_docs()
-    missing = [where for k, (_, where) in wanted.items() if not (diagrams.STORE / f"{k}.svg").is_file()]
-    unused = [p.name for p in diagrams.STORE.glob("*.svg") if p.stem not in wanted]
-    assert not missing, f"diagrams not drawn (run `make diagrams`): {missing}"
-    assert not unused, f"drawn diagrams no page uses (run `make diagrams`): {unused}"
+    _, missing, unused = diagrams.out_of_date()
+    assert not missing, f"diagrams not drawn (run `make diagrams`): {[where for _, where in missing.values()]}"
+    assert not unused, f"drawn diagrams no page uses (run `make diagrams`): {[p.name for p in unused]}"
 
 
 def test_an_undrawn_diagram_is_shown_live_and_warns(caplog):

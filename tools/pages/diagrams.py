@@ -170,16 +170,22 @@ def draw(todo: dict[str, tuple[str, str]]) -> dict[str, str]:
     return drawn
 
 
+def out_of_date() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]], list[Path]]:
+    """(wanted, missing, unused): every page's diagram by key, those not drawn yet, and drawn
+    SVGs no page uses."""
+    wanted = diagrams_in_docs()
+    missing = {k: v for k, v in wanted.items() if not (STORE / f"{k}.svg").is_file()}
+    return wanted, missing, [p for p in STORE.glob("*.svg") if p.stem not in wanted]
+
+
 def main() -> int:
     try:
-        wanted = diagrams_in_docs()
+        wanted, todo, unused = out_of_date()
     except DocsError as e:
         sys.exit(f"error: {e}")
-    todo = {k: v for k, v in wanted.items() if not (STORE / f"{k}.svg").is_file()}
     for k, svg in (draw(todo) if todo else {}).items():
         # Mermaid writes coordinates with 13 decimals; 2 look the same and are 7x smaller
         write_atomically(STORE / f"{k}.svg", re.sub(r"(\d\.\d\d)\d+", r"\1", svg) + "\n")
-    unused = [p for p in STORE.glob("*.svg") if p.stem not in wanted]
     for p in unused:
         p.unlink()
     print(f"diagrams: {len(wanted)}, {len(todo)} drawn, {len(unused)} removed")

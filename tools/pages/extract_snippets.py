@@ -25,9 +25,8 @@ COMMAND = "make snippets"
 
 
 def slug(title: str) -> str:
-    words = re.sub(r"[^a-z0-9]+", " ", title.lower()).split()
     name = ""
-    for w in words:  # whole words, at most ~40 characters
+    for w in re.sub(r"[^a-z0-9]+", " ", title.lower()).split():  # whole words, at most ~40 characters
         if name and len(name) + 1 + len(w) > 40:
             break
         name = f"{name}-{w}" if name else w
@@ -42,16 +41,12 @@ def expected_snippets() -> dict[Path, str]:
     out: dict[Path, str] = {}
     for page in pages("ko"):
         en = twin(page, "en")
-        ko_units = units(page)
         en_units = units(en) if en.exists() else []
-        folder = chapter_dir(page)
-        for i, unit in enumerate(ko_units, 1):
-            named_from = en_units[i - 1].lineno if i <= len(en_units) else None
-            title = heading_before(en, named_from) if named_from else f"block-{i}"
-            path = folder / f"{i:02d}-{slug(title)}.py"
-            header = HEADER.format(src=rel(page), line=unit.lineno)
-            run = f"# Run: python {path.relative_to(ROOT).as_posix()}\n\n"
-            out[path] = header + run + unit.code
+        for i, unit in enumerate(units(page), 1):
+            title = heading_before(en, en_units[i - 1].lineno) if i <= len(en_units) else f"block-{i}"
+            path = chapter_dir(page) / f"{i:02d}-{slug(title)}.py"
+            out[path] = (HEADER.format(src=rel(page), line=unit.lineno)
+                         + f"# Run: python {path.relative_to(ROOT).as_posix()}\n\n" + unit.code)
     return out
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from tools.pages.docs_pages import DOCS, headings, outside_fences, rel
+from tools.pages.docs_pages import DOCS, headings, outside_fences, pages, rel
 from tools.pages import generated
 
 DATA = Path(__file__).with_name("glossary.yml")
@@ -97,10 +97,6 @@ def target(term: Term, lang: str) -> tuple[str, str]:
 
 # ---- the page -----------------------------------------------------------------------------
 
-def cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def render(lang: str, terms: list[Term], style: list[dict]) -> str:
     t = TEXT[lang]
     lines = [f"# {t['title']}", "", GENERATED, "", t["intro"], "", "| " + " | ".join(t["head"]) + " |",
@@ -110,7 +106,7 @@ def render(lang: str, terms: list[Term], style: list[dict]) -> str:
         link, title = target(term, lang)
         first, second = (term.ko, term.en) if lang == "ko" else (term.en, term.ko)
         row = [f"**{first}**", second, ", ".join(term.avoid), f"[{title}]({link})", term.note.get(lang, "")]
-        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
     if style:
         lines += ["", t["style"], "", t["style_intro"], ""]
         for s in style:
@@ -152,13 +148,10 @@ def drift(page: Path, terms: list[Term], style: list[dict]) -> list[str]:
     return found
 
 
-def korean_pages() -> list[Path]:
-    return [p for p in sorted((DOCS / "ko").rglob("*.md")) if p != DOCS / "ko" / PAGE]
-
-
 def all_drift() -> list[str]:
+    """The drift of every Korean page but the glossary itself."""
     terms, style = load()
-    return [problem for page in korean_pages() for problem in drift(page, terms, style)]
+    return [problem for page in pages("ko") if page != DOCS / "ko" / PAGE for problem in drift(page, terms, style)]
 
 
 def main(argv: list[str] | None = None) -> int:
