@@ -215,22 +215,27 @@ def fill(nb, printed: list[str], record: dict | None):
     return nb
 
 
-def stored_outputs(path: Path) -> list[str]:
-    """What each code cell of a committed notebook printed (its stdout outputs)."""
-    nb = nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
+def printed(nb) -> list[str]:
+    """What each code cell of a notebook printed (its stdout outputs; as a file stores it, a list of lines)."""
     return ["".join("".join(o.get("text", "")) for o in c.outputs if o.get("name") == "stdout")
             for c in code_cells(nb)]
 
 
+def stored_outputs(path: Path) -> list[str]:
+    """A committed notebook's printed(), read as plain JSON: five times faster than nbformat.read."""
+    return printed(nbformat.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+
+
 def text(nb) -> str:
+    """A notebook as its file holds it, checked against the nbformat 4 schema first."""
+    nbformat.validate(nb)
     return nbformat.writes(nb) + "\n"
 
 
-def write_with_outputs(page: Path, printed: list[str], record: dict) -> None:
+def write_with_outputs(page: Path, outputs: list[str], record: dict) -> None:
     """make outputs: both languages' notebooks of a chapter, with this run's outputs."""
     for lang in LANGS:
-        nb = fill(notebook(twin(page, lang)), printed, record)
-        nbformat.validate(nb)
+        nb = fill(notebook(twin(page, lang)), outputs, record)
         generated.write_atomically(notebook_path(twin(page, lang)), text(nb))
 
 
@@ -238,16 +243,13 @@ def expected() -> dict[Path, str]:
     """Every notebook as the pages make it, carrying the committed outputs while its code is
     unchanged (else none: the tests then ask for `make outputs`)."""
     out = {}
-    for lang in LANGS:
-        for page in pages(lang):
-            if units(page):
-                nb, path = notebook(page), notebook_path(page)
-                if path.exists():
-                    old = nbformat.read(path, as_version=4)
-                    if [c.source for c in code_cells(old)] == [c.source for c in code_cells(nb)]:
-                        fill(nb, stored_outputs(path), old.metadata.get(RECORD))
-                nbformat.validate(nb)
-                out[path] = text(nb)
+    for page in [p for lang in LANGS for p in pages(lang) if units(p)]:
+        nb, path = notebook(page), notebook_path(page)
+        if path.exists():
+            old = nbformat.read(path, as_version=4)
+            if [c.source for c in code_cells(old)] == [c.source for c in code_cells(nb)]:
+                fill(nb, printed(old), old.metadata.get(RECORD))
+        out[path] = text(nb)
     return out
 
 
