@@ -13,10 +13,6 @@ from tools.pages.docs_pages import DOCS, ROOT, LANGS, all_units, codeblocks_unit
 ALL_PAGES = [p for lang in LANGS for p in pages(lang)]
 
 
-def test_there_are_pages_in_both_languages():
-    assert pages("ko") and pages("en")
-
-
 @pytest.mark.parametrize("page", ALL_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_units_are_what_pytest_codeblocks_runs(page):
     # all_units raises with page:line on a fence pytest-codeblocks would skip silently, an
@@ -35,6 +31,7 @@ def test_units_are_what_pytest_codeblocks_runs(page):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_page_exists_in_both_languages(lang):
+    assert pages(lang)
     other = "en" if lang == "ko" else "ko"
     missing = [str(p.relative_to(DOCS)) for p in pages(lang) if not twin(p, other).exists()]
     assert not missing, f"pages without a {other} twin: {missing}"
@@ -58,7 +55,7 @@ def undefined_names(code: str, filename: str) -> list[str]:
     return [str(m) for m in found if isinstance(m, (messages.UndefinedName, messages.UndefinedLocal))]
 
 
-GENERATED = sorted(p for p in (ROOT / "snippets").rglob("*.py") if extract_snippets.is_generated(p))
+GENERATED = sorted(extract_snippets.generated_snippets())
 
 
 @pytest.mark.parametrize("snippet", GENERATED, ids=lambda p: str(p.relative_to(ROOT / "snippets")))
@@ -116,11 +113,8 @@ def test_snippets_match_the_pages(capsys):
 
 def test_hand_written_snippets_are_used_by_a_page():
     text = "\n".join(p.read_text(encoding="utf-8") for p in ALL_PAGES)
-    hand_written = [
-        p for p in (ROOT / "snippets").rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
-        and not (p.suffix == ".py" and extract_snippets.is_generated(p))
-    ]
+    hand_written = [p for p in (ROOT / "snippets").rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts and p not in GENERATED]
     unused = [str(p.relative_to(ROOT)) for p in hand_written
               if str(p.relative_to(ROOT)) not in text and p.name not in text]
     assert not unused, f"files under snippets/ that no page shows or runs: {unused}"

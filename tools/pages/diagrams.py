@@ -72,17 +72,21 @@ def inline(path: Path) -> str:
     return f'<div class="diagram"{style}>{svg}</div>'
 
 
-def fence(source, language, class_name, options, md, **kwargs):
-    """pymdownx.superfences formatter for ```mermaid (see mkdocs.yml)."""
+def drawn(source: str, where: str) -> str | None:
+    """The diagram's drawn SVG to inline, or None after a warning (which fails the strict build)."""
     path = svg_path(source)
     if path.is_file():
         return inline(path)
+    log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
+    return None
+
+
+def fence(source, language, class_name, options, md, **kwargs):
+    """pymdownx.superfences formatter for ```mermaid (see mkdocs.yml)."""
     from pymdownx.superfences import fence_code_format
 
-    first = normal(source).splitlines()[:2]
-    log.warning("mermaid diagram %r… has no drawn SVG (%s): run `make diagrams`",
-                " / ".join(first), rel(path))
-    return fence_code_format(source, language, class_name, options, md, **kwargs)
+    first = " / ".join(normal(source).splitlines()[:2])
+    return drawn(source, f"{first!r}…") or fence_code_format(source, language, class_name, options, md, **kwargs)
 
 
 JUPYTER_MERMAID = re.compile(r'<div class="jp-Mermaid"><pre class="mermaid">(.*?)</pre>', re.S)
@@ -90,16 +94,12 @@ JUPYTER_MERMAID = re.compile(r'<div class="jp-Mermaid"><pre class="mermaid">(.*?
 
 def inline_notebook_diagrams(page_html: str, where: str) -> str:
     """The same drawn SVGs in an executed-notebook page (nbconvert's ```mermaid output)."""
-    def drawn(m: re.Match) -> str:
-        source = html.unescape(m.group(1))
-        path = svg_path(source)
-        if not path.is_file():
-            log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
-            return m.group(0)
+    def replace(m: re.Match) -> str:
+        svg = drawn(html.unescape(m.group(1)), where)
         # nbconvert's CSS hides a jp-Mermaid until its script marks it rendered: drawn, it is
-        return f'<div class="jp-Mermaid jp-RenderedMermaid">{inline(path)}'
+        return f'<div class="jp-Mermaid jp-RenderedMermaid">{svg}' if svg else m.group(0)
 
-    return JUPYTER_MERMAID.sub(drawn, page_html)
+    return JUPYTER_MERMAID.sub(replace, page_html)
 
 
 def diagrams_in_docs() -> dict[str, tuple[str, str]]:

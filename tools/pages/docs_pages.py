@@ -117,19 +117,19 @@ def exact_difference(shown: str, printed: str) -> str | None:
                                    else f"shows nothing, printed {b[n - 1].strip()!r}")
 
 
-VARIES_NOTE = {
-    "ko": "이 출력의 숫자는 CPU와 PyTorch 빌드에 따라 달라질 수 있습니다({what}).",
-    "en": "The numbers in this output can differ with the CPU and the PyTorch build ({what}).",
+VARIES_NOTE = {  # the note, then how decimals and whole numbers move
+    "ko": ("이 출력의 숫자는 CPU와 PyTorch 빌드에 따라 달라질 수 있습니다({} 이내).", "소수는 {}", "정수는 {}"),
+    "en": ("The numbers in this output can differ with the CPU and the PyTorch build ({}).",
+           "decimals by up to {}", "whole numbers by up to {}"),
 }
-WHAT = {"ko": ("소수는 {d}", "정수는 {i}", " 이내"), "en": ("decimals by up to {d}", "whole numbers by up to {i}", "")}
 
 
 def varies_note(lang: str, tolerance: Tolerance) -> str:
     """The one line that tells a reader an output varies, and by how much (site and notebook)."""
-    dec, integer, end = WHAT[lang]
-    parts = [dec.format(d=f"±{tolerance.decimals:g}")] * bool(tolerance.decimals)
-    parts += [integer.format(i=f"±{tolerance.integers}")] * bool(tolerance.integers)
-    return VARIES_NOTE[lang].format(what=", ".join(parts) + end)
+    note, decimals, integers = VARIES_NOTE[lang]
+    parts = [decimals.format(f"±{tolerance.decimals:g}")] * bool(tolerance.decimals)
+    parts += [integers.format(f"±{tolerance.integers}")] * bool(tolerance.integers)
+    return note.format(", ".join(parts))
 
 
 @dataclass

@@ -27,42 +27,14 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def differences(want: dict[Path, str], present: Iterable[Path]) -> tuple[list[Path], list[Path], list[Path]]:
-    """(missing, stale, orphaned): files to write, to rewrite, and generated ones no longer wanted."""
-    missing = [p for p in want if not p.exists()]
-    stale = [p for p in want if p.exists() and p.read_text(encoding="utf-8") != want[p]]
-    return missing, stale, sorted(set(present) - set(want))
-
-
-def sync(name: str, want: dict[Path, str], present: Iterable[Path], check: bool, command: str) -> int:
-    """Write `want`, remove what `present` has beyond it, print one summary line: exit status 0.
-    With `check`, change nothing: name each file out of date and return 1 if any is."""
-    missing, stale, orphaned = differences(want, present)
-    if check:
-        for label, paths in (("missing", missing), ("stale", stale), ("orphaned", orphaned)):
-            for p in paths:
-                print(f"{label}: {rel(p)}")
-        if missing or stale or orphaned:
-            print(f"{name} out of date: run `{command}`", file=sys.stderr)
-            return 1
-        return 0
-    for p in missing + stale:
-        write_atomically(p, want[p])
-    for p in orphaned:
-        p.unlink()
-        with contextlib.suppress(OSError):  # its folder too, when that was all it held (a removed chapter)
-            os.removedirs(p.parent)
-    print(f"{name}: {len(want)}, {len(missing)} new, {len(stale)} updated, {len(orphaned)} removed")
-    return 0
-
-
 def main(argv: list[str] | None, doc: str, name: str, command: str, want: Callable[[], dict[Path, str]],
          present: Callable[[], Iterable[Path]] = list, error: type[Exception] = DocsError,
          problems: Callable[[], list[str]] = list) -> int:
-    """A generator's command line (the first line of its `doc` is the help): write what `want()`
-    makes, or with --check report what is out of date and also any of `problems()`. `want()` is
-    made whole before anything is written, so an `error` in a page names it, exits 2 and
-    changes nothing."""
+    """A generator's command line (`doc`'s first line is its help). `want()` is made whole before
+    anything is written, so an `error` in a page names it, exits 2 and changes nothing. Then it
+    writes `want()` and removes what `present()` has beyond it, in one summary line; or with
+    --check changes nothing, names each file out of date and each of `problems()`, and exits 1
+    if there is any."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report what is out of date, write nothing")
     check = parser.parse_args(argv).check
@@ -71,7 +43,24 @@ def main(argv: list[str] | None, doc: str, name: str, command: str, want: Callab
     except error as e:
         print(f"error: {e}\n{name}: nothing was changed.", file=sys.stderr)
         return 2
-    found = problems() if check else []
-    for problem in found:
-        print(problem, file=sys.stderr)
-    return max(sync(name, files, present(), check, command), 1 if found else 0)
+    missing = [p for p in files if not p.exists()]
+    stale = [p for p in files if p.exists() and p.read_text(encoding="utf-8") != files[p]]
+    orphaned = sorted(set(present()) - set(files))  # generated files nothing makes any more
+    if check:
+        for label, paths in (("missing", missing), ("stale", stale), ("orphaned", orphaned)):
+            for p in paths:
+                print(f"{label}: {rel(p)}")
+        if missing or stale or orphaned:
+            print(f"{name} out of date: run `{command}`", file=sys.stderr)
+        found = problems()
+        for problem in found:
+            print(problem, file=sys.stderr)
+        return 1 if missing or stale or orphaned or found else 0
+    for p in missing + stale:
+        write_atomically(p, files[p])
+    for p in orphaned:
+        p.unlink()
+        with contextlib.suppress(OSError):  # its folder too, when that was all it held (a removed chapter)
+            os.removedirs(p.parent)
+    print(f"{name}: {len(files)}, {len(missing)} new, {len(stale)} updated, {len(orphaned)} removed")
+    return 0
