@@ -47,6 +47,10 @@ ONLY_WHERE_USED = ((re.compile(r"^\s*(import|from) onnx|torch\.onnx\.", re.M), (
 # The install page's table is made when the site is built: a notebook links to it instead.
 TABLE_ON_SITE = {"ko": "장별 결과 표는 [사이트의 이 절]({link})에 있습니다.",
                  "en": "The table of results by chapter is in [this section on the site]({link})."}
+INTRO = {"ko": "이 노트북은 [{src}]({url}) 페이지에서 생성되었습니다. 코드는 사이트의 테스트가 실행하는 코드와 같습니다. "
+               "첫 셀은 사이트를 검증한 버전을 설치합니다.",
+         "en": "This notebook is generated from the page [{src}]({url}); its code is the code the site's "
+               "tests run. The first cell installs the versions the site was tested with."}
 
 
 def pins(page: Path) -> str:
@@ -106,8 +110,8 @@ def plain_markdown(lines: list[str]) -> list[str]:
 
 
 def cells_of(page: Path) -> list:
-    lines = plain_markdown(page.read_text(encoding="utf-8").splitlines())
-    cells, prose, i, pending = [], [], 0, None
+    lines = iter(plain_markdown(page.read_text(encoding="utf-8").splitlines()))
+    cells, prose, pending, heading = [], [], None, None
 
     def flush():
         text = "\n".join(prose).strip("\n")
@@ -115,66 +119,46 @@ def cells_of(page: Path) -> list:
             cells.append(nbformat.v4.new_markdown_cell(absolute_links(page, text)))
         prose.clear()
 
-    while i < len(lines):
-        line = lines[i]
+    for line in lines:
         if SOLUTION.match(line.strip()):
             pending = "solution"
-            i += 1
-            continue
-        m = MARKER.match(line.strip()) or VARIES.match(line.strip())
-        if m:  # the page model has checked the markers: each is one it knows
+        elif m := MARKER.match(line.strip()) or VARIES.match(line.strip()):
+            # the page model has checked the markers: each is one it knows
             pending = m.group(2) if m.re is MARKER else Tolerance.parse(m.group(1))
-            i += 1
-            continue
-        if line.strip() == COMPAT_TABLE:
-            heading = next(h for h in reversed(lines[:i]) if re.match(r"#{2,6} ", h)).lstrip("#").strip()
-            link = f"{page.name}#{slugify()(heading, '-')}"
+        elif line.strip() == COMPAT_TABLE:  # a link to the table under the heading above it
+            link = f"{page.name}#{slugify()(heading.lstrip('#').strip(), '-')}"
             prose.append(TABLE_ON_SITE[lang_of(page)].format(link=link))
-            i += 1
-            continue
-        f = OPEN_FENCE.match(line)
-        if not f:
+        elif not (f := OPEN_FENCE.match(line)):
             prose.append(line)
-            i += 1
-            continue
-        ticks, info = f.group(2), f.group(3).strip()
-        j = i + 1
-        while not lines[j].lstrip().startswith(ticks):
-            j += 1
-        body = []
-        for b in lines[i + 1 : j]:
-            inc = INCLUDE.match(b)
-            body.extend((ROOT / inc.group(1)).read_text(encoding="utf-8").splitlines() if inc else [b])
-        if pending == "expected-output":
-            pass  # the notebook prints its own output
-        elif isinstance(pending, Tolerance):  # an output that varies: the cell shows it, this says so
-            prose.append(f"*{varies_note(lang_of(page), pending)}*")
-        elif info == "python" or EXERCISE_CLASS.match(info):
-            flush()
-            source = "\n".join(ANNOTATION.sub("", b) for b in body)
-            cells.append(nbformat.v4.new_code_cell(source))
-            if EXERCISE_CLASS.match(info):  # the reader's cells: run by the reader, no stored output
-                cells[-1].metadata["tags"] = list(EXERCISE_TAGS[EXERCISE_CLASS.match(info).group(1)])
-            elif pending == "solution":  # not spoiled: collapsed until the reader opens it
-                cells[-1].metadata["jupyter"] = {"source_hidden": True}
+            heading = line if re.match(r"#{2,6} ", line) else heading
         else:
-            lang = re.sub(r"^\{\s*\.(\w+).*\}$", r"\1", info)
-            prose.extend([f"```{lang}", *body, "```"])
-        pending = None
-        i = j + 1
+            ticks, info, body = f.group(2), f.group(3).strip(), []
+            for b in lines:  # up to the closing fence
+                if b.lstrip().startswith(ticks):
+                    break
+                inc = INCLUDE.match(b)
+                body.extend((ROOT / inc.group(1)).read_text(encoding="utf-8").splitlines() if inc else [b])
+            if pending == "expected-output":
+                pass  # the notebook prints its own output
+            elif isinstance(pending, Tolerance):  # an output that varies: the cell shows it, this says so
+                prose.append(f"*{varies_note(lang_of(page), pending)}*")
+            elif info == "python" or EXERCISE_CLASS.match(info):
+                flush()
+                cells.append(nbformat.v4.new_code_cell("\n".join(ANNOTATION.sub("", b) for b in body)))
+                if EXERCISE_CLASS.match(info):  # the reader's cells: run by the reader, no stored output
+                    cells[-1].metadata["tags"] = list(EXERCISE_TAGS[EXERCISE_CLASS.match(info).group(1)])
+                elif pending == "solution":  # not spoiled: collapsed until the reader opens it
+                    cells[-1].metadata["jupyter"] = {"source_hidden": True}
+            else:
+                lang = re.sub(r"^\{\s*\.(\w+).*\}$", r"\1", info)
+                prose.extend([f"```{lang}", *body, "```"])
+            pending = None
     flush()
     return cells
 
 
 def notebook(page: Path):
-    lang = lang_of(page)
-    intro = {
-        "ko": "이 노트북은 [{src}]({url}) 페이지에서 생성되었습니다. 코드는 사이트의 테스트가 실행하는 코드와 같습니다. "
-        "첫 셀은 사이트를 검증한 버전을 설치합니다.",
-        "en": "This notebook is generated from the page [{src}]({url}); its code is the code the site's "
-        "tests run. The first cell installs the versions the site was tested with.",
-    }[lang]
-    header = nbformat.v4.new_markdown_cell(intro.format(src=rel(page), url=site_url_of(page, page.name)))
+    header = nbformat.v4.new_markdown_cell(INTRO[lang_of(page)].format(src=rel(page), url=site_url_of(page, page.name)))
     install = nbformat.v4.new_code_cell(f"%pip install --quiet {pins(page)}")
     install.metadata["tags"] = [INSTALL_TAG]
     body = cells_of(page)
