@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tools.pages import extract_snippets
+from tools.pages.figures import FIGURES
 from tools.pages.docs_pages import DOCS, ROOT, LANGS, all_units, codeblocks_units, exercises, pages, rel, scan_fences, twin
 
 ALL_PAGES = [p for lang in LANGS for p in pages(lang)]
@@ -126,8 +127,6 @@ def test_snippet_paths_named_on_pages_exist():
 
 
 def test_every_figure_is_saved_by_its_page_and_shown_in_both_languages():
-    from tools.pages.figures import FIGURES
-
     for png in sorted(FIGURES.rglob("*.png")) if FIGURES.exists() else []:
         if png.name.endswith(".dark.png"):  # tools/pages/dark_figures.py: drawn with its figure, shown by the hook
             assert png.with_name(png.name.replace(".dark.png", ".png")).exists(), f"{png} has no light figure"

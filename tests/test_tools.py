@@ -1,14 +1,20 @@
 """Bad input gets a clear error: the fence guard, the extractor and the runner name the page
 and line, a failing extraction leaves snippets/ as it was, and the network guard names the host."""
 
+import ast
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
+import markdown
 import pytest
+import yaml
 
 from tools.pages import dark_figures, diagrams, docs_pages, extract_snippets, figures, make_notebooks
 from tools.pages.docs_pages import DOCS, DocsError, Tolerance, all_units, codeblocks_units, heading_before, scan_fences
@@ -166,8 +172,6 @@ def test_every_diagram_is_drawn_and_no_drawing_is_unused():
 
 
 def test_an_undrawn_diagram_is_shown_live_and_warns(caplog):
-    import markdown
-
     md = markdown.Markdown(extensions=["pymdownx.superfences"], extension_configs={
         "pymdownx.superfences": {"custom_fences": [
             {"name": "mermaid", "class": "mermaid", "format": diagrams.fence}]}})
@@ -242,7 +246,6 @@ def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path):
     """tools/run/chapter_cache.py: a run that passed is taken again; an edit to the page, a
     hand-written snippet, a variable PyTorch reads or the threads make it run again; a run
     that fails is never kept."""
-
     page, cache = tmp_path / "c.md", tmp_path / "cache"
     page.write_text("# C\n\n```python\nprint('ok')\n```\n\n<!--pytest-codeblocks:expected-output-->\n\n"
                     "```text\nok\n```\n", encoding="utf-8")
@@ -278,9 +281,6 @@ def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path):
 
 
 def test_compat_table_says_passed_differs_failed_not_run_and_stale(tmp_path, monkeypatch):
-    import json
-    import re
-
     intro, tensors, autograd, cnn = (DOCS / "ko" / f"{n}.md" for n in ("intro", "tensors", "autograd", "cnn"))
     chapters = {"intro": {"code": compat.code_hash(intro), "result": "passed"},
                 "tensors": {"code": "0ld", "result": "passed"},
@@ -335,11 +335,6 @@ def test_the_table_fills_an_indented_placeholder_and_no_notebook_shows_one():
 def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
     """A formula latex2mathml cannot read is a warning under "mkdocs" (the strict build
     fails on it) that names the page and the line; a good one becomes MathML."""
-    from types import SimpleNamespace
-
-    import markdown
-    import yaml
-
     config = yaml.load((docs_pages.ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     arithmatex = next(e["pymdownx.arithmatex"] for e in config["markdown_extensions"]
                       if isinstance(e, dict) and "pymdownx.arithmatex" in e)
@@ -389,8 +384,6 @@ def test_a_unit_that_writes_to_stderr_fails_naming_it(tmp_path):
 
 def test_the_version_selector_is_only_asked_for_where_mike_builds():
     """A plain build or `mkdocs serve` has no versions.json: its pages must not request it."""
-    from types import SimpleNamespace
-
     plain = SimpleNamespace(plugins={"search": object()}, extra={"version": {"provider": "mike"}})
     assert "version" not in version_selector.on_config(plain).extra
     mike = SimpleNamespace(plugins={"mike": object()}, extra={"version": {"provider": "mike"}})
@@ -525,8 +518,6 @@ def test_no_module_imports_a_layer_below_it():
     """tools/__init__.py's order: facts < pages < run < site < checks. A module that imports a
     later layer (the runner importing a site check, the page model importing the runner) is
     the import cycle this layout exists to prevent."""
-    import ast
-
     order = {"facts": 0, "browser": 0, "pages": 1, "run": 2, "site": 3, "checks": 4}
     wrong = []
     for path in sorted((docs_pages.ROOT / "tools").rglob("*.py")):

@@ -208,10 +208,8 @@ def pages(lang: str = "ko") -> list[Path]:
 
 def chapter(page: Path) -> str:
     """A page's name without language and .md: "intro", "how-to/data"; the home page is "home"."""
-    parts = list(page.relative_to(DOCS).with_suffix("").parts[1:])
-    if parts == ["index"]:
-        return "home"
-    return "/".join(parts)
+    parts = page.relative_to(DOCS).with_suffix("").parts[1:]
+    return "home" if parts == ("index",) else "/".join(parts)
 
 
 def lang_of(page: Path) -> str:
