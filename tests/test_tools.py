@@ -51,13 +51,20 @@ def run_page(tmp_path, text, name="page.md"):
         ("# T\n\n```python\nx\n```\n\n<!--output-varies: 0.03-->\n```text\n1\n```\n", 7, "not a tolerance"),
         ("# T\n\n```python\nx\n```\n\n<!--output-varies: ±0-->\n```text\n1\n```\n", 7, "exact output"),
         ("# T\n\n```python\nx\n```\n\n<!--output-varies: ±0.1-->\n```python\n1\n```\n", 8, "must be ```text"),
+        # an exercise is exactly: a starter, its check, then <!--solution--> and a ```python fence
+        ("# T\n\n```{.python .check}\nassert 1\n```\n", 3, "without its exercise"),
+        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```python\nx\n```\n", 3, "followed by its check"),
+        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```{.python .check}\nassert x, 'x'\n```\n", 7,
+         "has no solution"),
+        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```{.python .check}\nassert x, 'x'\n```\n\n```python\nx\n```\n",
+         7, "followed by its solution"),
+        ("# T\n\n<!--solution-->\n```python\nx = 1\n```\n", 4, "without its exercise"),
+        ("# T\n\n<!--solution-->\n```text\nx\n```\n", 4, "a solution is a ```python fence"),
     ],
 )
 def test_fence_guard_names_the_line(tmp_path, text, line, words):
-    p = page(tmp_path, text)
-    with pytest.raises(DocsError) as e:
-        scan_fences(p)
-    assert f"page.md:{line}:" in str(e.value) and words in str(e.value)
+    with pytest.raises(DocsError, match=rf"page\.md:{line}: .*{re.escape(words)}"):
+        scan_fences(page(tmp_path, text))
 
 
 def test_explicit_non_run_fences_pass(tmp_path):
@@ -281,16 +288,17 @@ def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path):
 
 
 def test_compat_table_says_passed_differs_failed_not_run_and_stale(tmp_path, monkeypatch):
-    intro, tensors, autograd, cnn = (DOCS / "ko" / f"{n}.md" for n in ("intro", "tensors", "autograd", "cnn"))
-    chapters = {"intro": {"code": compat.code_hash(intro), "result": "passed"},
+    def code(chapter):
+        return compat.code_hash(DOCS / "ko" / f"{chapter}.md")
+
+    chapters = {"intro": {"code": code("intro"), "result": "passed"},
                 "tensors": {"code": "0ld", "result": "passed"},
-                "autograd": {"code": compat.code_hash(autograd), "result": "failed",
+                "autograd": {"code": code("autograd"), "result": "failed",
                              "unit": 2, "first": "AttributeError: no attribute 'accelerator' | `x`"},
-                "cnn": {"code": compat.code_hash(cnn), "result": "not run", "why": "needs torchvision"},
-                "linear-regression": {"code": compat.code_hash(DOCS / "ko" / "linear-regression.md"),
-                                      "result": "differs", "unit": 1, "first": "output line 3: shows 'a_b', printed 'a b'"},
-                "rnn": {"code": compat.code_hash(DOCS / "ko" / "rnn.md"), "result": "differs", "unit": 1,
-                        "first": "output has 4 lines, 3 shown"}}
+                "cnn": {"code": code("cnn"), "result": "not run", "why": "needs torchvision"},
+                "linear-regression": {"code": code("linear-regression"), "result": "differs", "unit": 1,
+                                      "first": "output line 3: shows 'a_b', printed 'a b'"},
+                "rnn": {"code": code("rnn"), "result": "differs", "unit": 1, "first": "output has 4 lines, 3 shown"}}
     (tmp_path / "torch-2.9.1+cpu.json").write_text(json.dumps(
         {"torch": "2.9.1+cpu", "torchvision": None, "cuda_build": None, "machine": "2-core x86_64 CPU",
          "date": "2026-11-29", "chapters": chapters}))
@@ -419,24 +427,6 @@ print("ok")
     4
     ```
 '''
-
-
-@pytest.mark.parametrize(
-    "text, line, words",
-    [
-        ("# T\n\n```{.python .check}\nassert 1\n```\n", 3, "without its exercise"),
-        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```python\nx\n```\n", 3, "followed by its check"),
-        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```{.python .check}\nassert x, 'x'\n```\n", 7,
-         "has no solution"),
-        ("# T\n\n```{.python .exercise}\nx = 1\n```\n\n```{.python .check}\nassert x, 'x'\n```\n\n```python\nx\n```\n",
-         7, "followed by its solution"),
-        ("# T\n\n<!--solution-->\n```python\nx = 1\n```\n", 4, "without its exercise"),
-        ("# T\n\n<!--solution-->\n```text\nx\n```\n", 4, "a solution is a ```python fence"),
-    ],
-)
-def test_the_fence_guard_knows_an_exercise_is_starter_check_solution(tmp_path, text, line, words):
-    with pytest.raises(DocsError, match=rf":{line}: .*{words}"):
-        scan_fences(page(tmp_path, text))
 
 
 def test_an_exercise_is_its_solution_unit_and_pytest_codeblocks_runs_only_that(tmp_path):

@@ -56,10 +56,6 @@ def normal(source: str) -> str:
     return textwrap.dedent(source).strip()
 
 
-def svg_path(source: str) -> Path:
-    return STORE / f"{key(source)}.svg"
-
-
 VIEWBOX_WIDTH = re.compile(r'<svg [^>]*viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ')
 
 
@@ -74,7 +70,7 @@ def inline(path: Path) -> str:
 
 def drawn(source: str, where: str) -> str | None:
     """The diagram's drawn SVG to inline, or None after a warning (which fails the strict build)."""
-    path = svg_path(source)
+    path = STORE / f"{key(source)}.svg"
     if path.is_file():
         return inline(path)
     log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))

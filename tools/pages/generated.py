@@ -30,11 +30,9 @@ def write_atomically(path: Path, text: str) -> None:
 def main(argv: list[str] | None, doc: str, name: str, command: str, want: Callable[[], dict[Path, str]],
          present: Callable[[], Iterable[Path]] = list, error: type[Exception] = DocsError,
          problems: Callable[[], list[str]] = list) -> int:
-    """A generator's command line (`doc`'s first line is its help). `want()` is made whole before
-    anything is written, so an `error` in a page names it, exits 2 and changes nothing. Then it
-    writes `want()` and removes what `present()` has beyond it, in one summary line; or with
-    --check changes nothing, names each file out of date and each of `problems()`, and exits 1
-    if there is any."""
+    """A generator's command line: write `want()` and remove what `present()` has beyond it, or
+    with --check name each file out of date and each of `problems()` (exit 1). `want()` is made
+    whole first, so an `error` in a page names it, exits 2 and changes nothing."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report what is out of date, write nothing")
     check = parser.parse_args(argv).check

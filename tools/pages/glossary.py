@@ -108,9 +108,7 @@ def render(lang: str, terms: list[Term], style: list[dict]) -> str:
         row = [f"**{first}**", second, ", ".join(term.avoid), f"[{title}]({link})", term.note.get(lang, "")]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
     if style:
-        lines += ["", t["style"], "", t["style_intro"], ""]
-        for s in style:
-            lines.append(f"- {', '.join(s['avoid'])}: {s[lang]}")
+        lines += ["", t["style"], "", t["style_intro"], "", *(f"- {', '.join(s['avoid'])}: {s[lang]}" for s in style)]
     return "\n".join(lines) + "\n"
 
 
