@@ -101,12 +101,11 @@ def inline_notebook_diagrams(page_html: str, where: str) -> str:
 def diagrams_in_docs() -> dict[str, tuple[str, str]]:
     """key -> (source, "page:line") for every ```mermaid fence of every page."""
     found = {}
-    for lang in LANGS:
-        for page in pages(lang):
-            for f in scan_fences(page):  # the page model dedents and checks the fence's end
-                if f.info == "mermaid":
-                    source = f.body.removesuffix("\n")
-                    found[key(source)] = (source, f"{rel(page)}:{f.line}")
+    for page in [p for lang in LANGS for p in pages(lang)]:
+        for f in scan_fences(page):  # the page model dedents and checks the fence's end
+            if f.info == "mermaid":
+                source = f.body.removesuffix("\n")
+                found[key(source)] = (source, f"{rel(page)}:{f.line}")
     return found
 
 

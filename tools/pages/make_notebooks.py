@@ -69,14 +69,13 @@ def colab_url(page: Path) -> str:
 
 def site_url_of(page: Path, target: str) -> str:
     """Absolute URL on the published site for a link written relative to `page`."""
-    site = published_root()
     path, _, anchor = target.partition("#")
     resolved = (page.parent / path).resolve() if path else page
     if resolved.suffix == ".md":
         url = page_url(resolved)
     else:  # a file: Korean ones at the root, English ones under en/, shared assets as they are
         url = resolved.relative_to(DOCS).as_posix().removeprefix("ko/")
-    return site + url + (f"#{anchor}" if anchor else "")
+    return published_root() + url + (f"#{anchor}" if anchor else "")
 
 
 def absolute_links(page: Path, text: str) -> str:
