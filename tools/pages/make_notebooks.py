@@ -97,14 +97,12 @@ def plain_markdown(lines: list[str]) -> list[str]:
             stack.pop()
         depth = 4 * len(stack)
         body = line[depth:] if line[:depth].strip() == "" else line.lstrip()
-        m = BLOCK_START.match(body)
-        if m:
+        if m := BLOCK_START.match(body):
             kind, title = m.group(3), m.group(4)
-            out.append(f"**{title or kind.capitalize()}**" if m.group(2) != "===" else f"**{title}**")
-            out.append("")
+            out += [f"**{title or kind.capitalize()}**" if m.group(2) != "===" else f"**{title}**", ""]
             stack.append(depth + 4)
-            continue
-        out.append(body)
+        else:
+            out.append(body)
     return out
 
 
