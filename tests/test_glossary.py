@@ -5,7 +5,7 @@ prose uses no variant it lists as avoided. Pure text: milliseconds."""
 import textwrap
 
 from tools.pages import glossary
-from tools.pages.docs_pages import DOCS, ROOT, rel
+from tools.pages.docs_pages import DOCS, ROOT, headings, rel
 
 
 def test_glossary_pages_are_generated_from_the_list():
@@ -20,7 +20,7 @@ def test_every_term_links_to_a_heading_of_both_languages():
         for lang in ("ko", "en"):
             link, _ = glossary.target(term, lang)  # raises when the page or anchor is missing
             page, _, anchor = link.partition("#")
-            assert anchor in [a for _, a in glossary.headings(DOCS / lang / page)]
+            assert anchor in [h.anchor for h in headings(DOCS / lang / page)]
 
 
 def test_terms_are_listed_once():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tools.pages import glossary
-from tools.pages.docs_pages import DOCS, LANGS, pages, rel
+from tools.pages.docs_pages import DOCS, LANGS, headings, pages, rel
 
 LINK = re.compile(r"\]\((?!https?:|mailto:)([^)\s#]*)(?:#([^)\s]+))?\)")
 ALL = [p for lang in LANGS for p in pages(lang)]
@@ -18,20 +18,11 @@ ALL = [p for lang in LANGS for p in pages(lang)]
 def sections(page: Path) -> dict[str, str]:
     """anchor → the Markdown of that section, up to the next heading of the same or a higher level."""
     lines = page.read_text(encoding="utf-8").splitlines()
-    starts, fence = [], None
-    for i, line in enumerate(lines):
-        m = glossary.FENCE.match(line)
-        if m and (fence is None or m.group(1).startswith(fence)):
-            fence = None if fence else m.group(1)
-            continue
-        h = None if fence else glossary.HEADING.match(line)
-        if h:
-            starts.append((i, len(h.group(1))))
-    anchors = [a for _, a in glossary.headings(page)]
+    heads = headings(page)
     out = {}
-    for k, (i, level) in enumerate(starts):
-        end = next((j for j, lv in starts[k + 1:] if lv <= level), len(lines))
-        out[anchors[k]] = "\n".join(lines[i:end])
+    for k, h in enumerate(heads):
+        end = next((g.line - 1 for g in heads[k + 1:] if g.level <= h.level), len(lines))
+        out[h.anchor] = "\n".join(lines[h.line - 1:end])
     return out
 
 

@@ -25,15 +25,10 @@ def dark_name(name: str) -> str:
     return name[: -len(".png")] + SUFFIX
 
 
-def _neutral(rgba) -> bool:
-    r, g, b = rgba[:3]
-    return max(r, g, b) - min(r, g, b) < 0.12
-
-
 def _flip(rgba):
     """A gray of lightness L becomes the gray at 1 - L between the dark background and the text
     colour (white -> background, black -> text); a colour that is not gray stays."""
-    if not _neutral(rgba):
+    if max(rgba[:3]) - min(rgba[:3]) >= 0.12:
         return tuple(rgba)
     t = 1 - sum(rgba[:3]) / 3
     return tuple(bg + t * (fg - bg) for bg, fg in zip(BACKGROUND, TEXT)) + (rgba[3],)

@@ -56,10 +56,6 @@ def normal(source: str) -> str:
     return textwrap.dedent(source).strip()
 
 
-def svg_path(source: str) -> Path:
-    return STORE / f"{key(source)}.svg"
-
-
 VIEWBOX_WIDTH = re.compile(r'<svg [^>]*viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ')
 
 
@@ -72,17 +68,21 @@ def inline(path: Path) -> str:
     return f'<div class="diagram"{style}>{svg}</div>'
 
 
-def fence(source, language, class_name, options, md, **kwargs):
-    """pymdownx.superfences formatter for ```mermaid (see mkdocs.yml)."""
-    path = svg_path(source)
+def drawn(source: str, where: str) -> str | None:
+    """The diagram's drawn SVG to inline, or None after a warning (which fails the strict build)."""
+    path = STORE / f"{key(source)}.svg"
     if path.is_file():
         return inline(path)
+    log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
+    return None
+
+
+def fence(source, language, class_name, options, md, **kwargs):
+    """pymdownx.superfences formatter for ```mermaid (see mkdocs.yml)."""
     from pymdownx.superfences import fence_code_format
 
-    first = normal(source).splitlines()[:2]
-    log.warning("mermaid diagram %r… has no drawn SVG (%s): run `make diagrams`",
-                " / ".join(first), rel(path))
-    return fence_code_format(source, language, class_name, options, md, **kwargs)
+    first = " / ".join(normal(source).splitlines()[:2])
+    return drawn(source, f"{first!r}…") or fence_code_format(source, language, class_name, options, md, **kwargs)
 
 
 JUPYTER_MERMAID = re.compile(r'<div class="jp-Mermaid"><pre class="mermaid">(.*?)</pre>', re.S)
@@ -90,27 +90,22 @@ JUPYTER_MERMAID = re.compile(r'<div class="jp-Mermaid"><pre class="mermaid">(.*?
 
 def inline_notebook_diagrams(page_html: str, where: str) -> str:
     """The same drawn SVGs in an executed-notebook page (nbconvert's ```mermaid output)."""
-    def drawn(m: re.Match) -> str:
-        source = html.unescape(m.group(1))
-        path = svg_path(source)
-        if not path.is_file():
-            log.warning("%s: mermaid diagram has no drawn SVG (%s): run `make diagrams`", where, rel(path))
-            return m.group(0)
+    def replace(m: re.Match) -> str:
+        svg = drawn(html.unescape(m.group(1)), where)
         # nbconvert's CSS hides a jp-Mermaid until its script marks it rendered: drawn, it is
-        return f'<div class="jp-Mermaid jp-RenderedMermaid">{inline(path)}'
+        return f'<div class="jp-Mermaid jp-RenderedMermaid">{svg}' if svg else m.group(0)
 
-    return JUPYTER_MERMAID.sub(drawn, page_html)
+    return JUPYTER_MERMAID.sub(replace, page_html)
 
 
 def diagrams_in_docs() -> dict[str, tuple[str, str]]:
     """key -> (source, "page:line") for every ```mermaid fence of every page."""
     found = {}
-    for lang in LANGS:
-        for page in pages(lang):
-            for f in scan_fences(page):  # the page model dedents and checks the fence's end
-                if f.info == "mermaid":
-                    source = f.body.removesuffix("\n")
-                    found[key(source)] = (source, f"{rel(page)}:{f.line}")
+    for page in [p for lang in LANGS for p in pages(lang)]:
+        for f in scan_fences(page):  # the page model dedents and checks the fence's end
+            if f.info == "mermaid":
+                source = f.body.removesuffix("\n")
+                found[key(source)] = (source, f"{rel(page)}:{f.line}")
     return found
 
 
@@ -170,16 +165,22 @@ def draw(todo: dict[str, tuple[str, str]]) -> dict[str, str]:
     return drawn
 
 
+def out_of_date() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]], list[Path]]:
+    """(wanted, missing, unused): every page's diagram by key, those not drawn yet, and drawn
+    SVGs no page uses."""
+    wanted = diagrams_in_docs()
+    missing = {k: v for k, v in wanted.items() if not (STORE / f"{k}.svg").is_file()}
+    return wanted, missing, [p for p in STORE.glob("*.svg") if p.stem not in wanted]
+
+
 def main() -> int:
     try:
-        wanted = diagrams_in_docs()
+        wanted, todo, unused = out_of_date()
     except DocsError as e:
         sys.exit(f"error: {e}")
-    todo = {k: v for k, v in wanted.items() if not (STORE / f"{k}.svg").is_file()}
     for k, svg in (draw(todo) if todo else {}).items():
         # Mermaid writes coordinates with 13 decimals; 2 look the same and are 7x smaller
         write_atomically(STORE / f"{k}.svg", re.sub(r"(\d\.\d\d)\d+", r"\1", svg) + "\n")
-    unused = [p for p in STORE.glob("*.svg") if p.stem not in wanted]
     for p in unused:
         p.unlink()
     print(f"diagrams: {len(wanted)}, {len(todo)} drawn, {len(unused)} removed")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from tools.facts import DOCS, ROOT  # noqa: F401  (ROOT: the page model's users read it here)
 
@@ -115,19 +117,19 @@ def exact_difference(shown: str, printed: str) -> str | None:
                                    else f"shows nothing, printed {b[n - 1].strip()!r}")
 
 
-VARIES_NOTE = {
-    "ko": "이 출력의 숫자는 CPU와 PyTorch 빌드에 따라 달라질 수 있습니다({what}).",
-    "en": "The numbers in this output can differ with the CPU and the PyTorch build ({what}).",
+VARIES_NOTE = {  # the note, then how decimals and whole numbers move
+    "ko": ("이 출력의 숫자는 CPU와 PyTorch 빌드에 따라 달라질 수 있습니다({} 이내).", "소수는 {}", "정수는 {}"),
+    "en": ("The numbers in this output can differ with the CPU and the PyTorch build ({}).",
+           "decimals by up to {}", "whole numbers by up to {}"),
 }
-WHAT = {"ko": ("소수는 {d}", "정수는 {i}", " 이내"), "en": ("decimals by up to {d}", "whole numbers by up to {i}", "")}
 
 
 def varies_note(lang: str, tolerance: Tolerance) -> str:
     """The one line that tells a reader an output varies, and by how much (site and notebook)."""
-    dec, integer, end = WHAT[lang]
-    parts = [dec.format(d=f"±{tolerance.decimals:g}")] * bool(tolerance.decimals)
-    parts += [integer.format(i=f"±{tolerance.integers}")] * bool(tolerance.integers)
-    return VARIES_NOTE[lang].format(what=", ".join(parts) + end)
+    note, decimals, integers = VARIES_NOTE[lang]
+    parts = [decimals.format(f"±{tolerance.decimals:g}")] * bool(tolerance.decimals)
+    parts += [integers.format(f"±{tolerance.integers}")] * bool(tolerance.integers)
+    return note.format(", ".join(parts))
 
 
 @dataclass
@@ -206,10 +208,8 @@ def pages(lang: str = "ko") -> list[Path]:
 
 def chapter(page: Path) -> str:
     """A page's name without language and .md: "intro", "how-to/data"; the home page is "home"."""
-    parts = list(page.relative_to(DOCS).with_suffix("").parts[1:])
-    if parts == ["index"]:
-        return "home"
-    return "/".join(parts)
+    parts = page.relative_to(DOCS).with_suffix("").parts[1:]
+    return "home" if parts == ("index",) else "/".join(parts)
 
 
 def lang_of(page: Path) -> str:
@@ -226,47 +226,35 @@ def twin(page: Path, lang: str) -> Path:
 def scan_fences(page: Path) -> list[Fence]:
     """Every fence of a page, classified; raises DocsError on anything that would be
     skipped silently or that we don't know as never-run."""
-    lines = page.read_text(encoding="utf-8").splitlines()
+    numbered = enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
     fences: list[Fence] = []
     pending = None  # marker waiting for its fence: (keyword, line, tolerance)
     exercise = None  # the exercise fences seen so far, waiting for the rest: ("starter"|"check", line)
-    i = 0
-    while i < len(lines):
-        text = lines[i].strip()
-        n = i + 1
-        v = VARIES.match(text)
-        if v:
+    for n, line in numbered:
+        text = line.strip()
+        if v := VARIES.match(text):
             try:
                 pending = ("varies", n, Tolerance.parse(v.group(1)))
             except ValueError as e:
                 raise DocsError(page, n, f"output-varies marker: {e}") from None
-            i += 1
             continue
         if SOLUTION.match(text):
             pending = ("solution", n, None)
-            i += 1
             continue
-        m = MARKER.match(text)
-        if m:
+        if m := MARKER.match(text):
             prefix, keyword = m.groups()
             if prefix != "pytest-codeblocks:" or keyword not in ALLOWED_MARKERS:
-                raise DocsError(
-                    page,
-                    n,
-                    f"marker {text!r} is not allowed here; use "
-                    "<!--pytest-codeblocks:cont--> or <!--pytest-codeblocks:expected-output--> "
-                    "(no skips: a block that can't run in tests goes in a {.python .no-run} fence)",
-                )
+                raise DocsError(page, n, f"marker {text!r} is not allowed here; use "
+                                "<!--pytest-codeblocks:cont--> or <!--pytest-codeblocks:expected-output--> "
+                                "(no skips: a block that can't run in tests goes in a {.python .no-run} fence)")
             pending = (keyword, n, None)
-            i += 1
             continue
         if text.startswith("<!--") and "pytest" in text:
             raise DocsError(page, n, f"malformed pytest-codeblocks marker {text!r}")
-        f = OPEN_FENCE.match(lines[i])
+        f = OPEN_FENCE.match(line)
         if not f:
             if text and pending:
                 raise DocsError(page, pending[1], "a marker must be followed by a fence")
-            i += 1
             continue
         ticks, info = f.group(2), f.group(3).strip()
         if ticks[0] == "~":
@@ -287,13 +275,9 @@ def scan_fences(page: Path) -> list[Fence]:
         elif info in NON_RUN or NO_RUN_CLASS.match(info):
             kind = "non-run"
         else:
-            raise DocsError(
-                page,
-                n,
-                f"fence ```{info} would be skipped silently by pytest-codeblocks; "
-                "run it with ```python (no title, no options) or mark it "
-                "```{.python .no-run} with the reason in the text",
-            )
+            raise DocsError(page, n, f"fence ```{info} would be skipped silently by pytest-codeblocks; "
+                            "run it with ```python (no title, no options) or mark it "
+                            "```{.python .no-run} with the reason in the text")
         if keyword == "cont" and info != "python":
             raise DocsError(page, n, "only ```python blocks can continue a unit")
         # an exercise is exactly: starter, check, <!--solution--> ```python (other fences between are errors)
@@ -308,18 +292,15 @@ def scan_fences(page: Path) -> list[Fence]:
         exercise = None if got == "solution" else (got, n) if got in ("starter", "check") else exercise
         pending = None
         indent, body = len(f.group(1)), []
-        i += 1
-        while i < len(lines):  # up to the closing fence
-            s = lines[i].lstrip()
+        for _, inner in numbered:  # up to the closing fence
+            s = inner.lstrip()
             if s.startswith(ticks[0] * len(ticks)) and not s.strip(ticks[0]).strip():
                 break
-            cut = min(indent, len(lines[i]) - len(s))  # as pytest-codeblocks dedents
-            body.append(lines[i][cut:] + "\n")
-            i += 1
+            cut = min(indent, len(inner) - len(s))  # as pytest-codeblocks dedents
+            body.append(inner[cut:] + "\n")
         else:
             raise DocsError(page, n, "fence is never closed")
         fences.append(Fence(n, info, kind, keyword == "cont", "".join(body), tolerance, keyword == "solution"))
-        i += 1
     if pending:
         raise DocsError(page, pending[1], "a marker at the end of the page has no fence")
     if exercise:
@@ -393,14 +374,51 @@ def url(page: Path) -> str:
     return "/".join((["en"] if lang == "en" else []) + rest + [""]).lstrip("/")
 
 
+class Heading(NamedTuple):
+    line: int
+    level: int  # 1 for "#", 2 for "##"...
+    text: str  # without a trailing {#id .class} attribute list
+    anchor: str  # as MkDocs makes it
+
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{[^}]*\})?\s*$")
+FENCE_TICKS = re.compile(r"^\s*(`{3,})")
+
+
+def outside_fences(text: str):
+    """(line number, line) of every line of a page that is not fenced code nor a fence."""
+    fence = None
+    for n, line in enumerate(text.splitlines(), 1):
+        m = FENCE_TICKS.match(line)
+        if m and (fence is None or m.group(1).startswith(fence)):
+            fence = None if fence else m.group(1)
+        elif not fence:
+            yield n, line
+
+
+@cache
+def slugify():
+    """MkDocs' heading ids (mkdocs.yml: toc slugify)."""
+    from pymdownx.slugs import slugify
+
+    return slugify(case="lower")
+
+
+def headings(page: Path) -> list[Heading]:
+    """Every Markdown heading of a page, in order, outside fences."""
+    out, seen = [], set()
+    for n, line in outside_fences(page.read_text(encoding="utf-8")):
+        if h := HEADING.match(line):
+            anchor = base = slugify()(re.sub(r"<[^>]+>", "", h.group(2).replace("`", "")), "-")
+            k = 0
+            while anchor in seen:  # Python-Markdown's toc makes repeated anchors unique this way
+                k += 1
+                anchor = f"{base}_{k}"
+            seen.add(anchor)
+            out.append(Heading(n, len(h.group(1)), h.group(2), anchor))
+    return out
+
+
 def heading_before(page: Path, line: int) -> str:
     """Text of the last Markdown heading above `line` (1-based)."""
-    title, in_fence = page.stem, False
-    for text in page.read_text(encoding="utf-8").splitlines()[: line - 1]:
-        if text.lstrip().startswith("```"):
-            in_fence = not in_fence
-            continue
-        m = re.match(r"^#{1,6}\s+(.*?)\s*(\{.*\})?\s*$", text)
-        if m and not in_fence:
-            title = m.group(1)
-    return title
+    return next((h.text for h in reversed(headings(page)) if h.line < line), page.stem)

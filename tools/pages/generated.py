@@ -3,13 +3,15 @@ and brought up to date, or only checked (--check), the same way by every generat
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tools.pages.docs_pages import rel
+from tools.pages.docs_pages import DocsError, rel
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -25,28 +27,38 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def differences(want: dict[Path, str], present: Iterable[Path]) -> tuple[list[Path], list[Path], list[Path]]:
-    """(missing, stale, orphaned): files to write, to rewrite, and generated ones no longer wanted."""
-    missing = [p for p in want if not p.exists()]
-    stale = [p for p in want if p.exists() and p.read_text(encoding="utf-8") != want[p]]
-    return missing, stale, sorted(set(present) - set(want))
-
-
-def sync(name: str, want: dict[Path, str], present: Iterable[Path], check: bool, command: str) -> int:
-    """Write `want`, remove what `present` has beyond it, print one summary line: exit status 0.
-    With `check`, change nothing: name each file out of date and return 1 if any is."""
-    missing, stale, orphaned = differences(want, present)
+def main(argv: list[str] | None, doc: str, name: str, command: str, want: Callable[[], dict[Path, str]],
+         present: Callable[[], Iterable[Path]] = list, error: type[Exception] = DocsError,
+         problems: Callable[[], list[str]] = list) -> int:
+    """A generator's command line: write `want()` and remove what `present()` has beyond it, or
+    with --check name each file out of date and each of `problems()` (exit 1). `want()` is made
+    whole first, so an `error` in a page names it, exits 2 and changes nothing."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report what is out of date, write nothing")
+    check = parser.parse_args(argv).check
+    try:
+        files = want()
+    except error as e:
+        print(f"error: {e}\n{name}: nothing was changed.", file=sys.stderr)
+        return 2
+    missing = [p for p in files if not p.exists()]
+    stale = [p for p in files if p.exists() and p.read_text(encoding="utf-8") != files[p]]
+    orphaned = sorted(set(present()) - set(files))  # generated files nothing makes any more
     if check:
         for label, paths in (("missing", missing), ("stale", stale), ("orphaned", orphaned)):
             for p in paths:
                 print(f"{label}: {rel(p)}")
         if missing or stale or orphaned:
             print(f"{name} out of date: run `{command}`", file=sys.stderr)
-            return 1
-        return 0
+        found = problems()
+        for problem in found:
+            print(problem, file=sys.stderr)
+        return 1 if missing or stale or orphaned or found else 0
     for p in missing + stale:
-        write_atomically(p, want[p])
+        write_atomically(p, files[p])
     for p in orphaned:
         p.unlink()
-    print(f"{name}: {len(want)}, {len(missing)} new, {len(stale)} updated, {len(orphaned)} removed")
+        with contextlib.suppress(OSError):  # its folder too, when that was all it held (a removed chapter)
+            os.removedirs(p.parent)
+    print(f"{name}: {len(files)}, {len(missing)} new, {len(stale)} updated, {len(orphaned)} removed")
     return 0

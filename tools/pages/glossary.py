@@ -2,14 +2,14 @@
 용어집 / Glossary page of both languages from it, and checks Korean prose against it.
 
     python -m tools.pages.glossary          # (re)write docs/ko/glossary.md and docs/en/glossary.md
-    python -m tools.pages.glossary --check  # exit 1 if they are out of date, a link's section is
-                                      # missing, or Korean prose uses an avoided variant
+    python -m tools.pages.glossary --check  # exit 1 if they are out of date or Korean prose uses
+                                            # an avoided variant (2 if a link's section is missing)
 
 Each entry names a term in Korean and English, the variants the Korean pages must not use
 (`avoid`), and where the term is taught: a Korean page and heading anchor
 ("tensors.md#텐서-만들기"). The English link is the same heading of the English twin (the
 two languages have the same headings in the same order; tests/test_glossary.py checks it).
-Anchors are computed as MkDocs computes them (pymdownx.slugs.slugify, case=lower).
+Anchors are computed as MkDocs computes them (docs_pages.headings).
 
 The pages are generated and committed rather than made by a build hook: they are then plain
 pages that search, the language switcher, the link checks and the notebooks' tools see like
@@ -18,17 +18,15 @@ any other, and a change to the list shows up as a reviewable diff of the page.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import yaml
 
-from tools.pages.docs_pages import DOCS, rel
-from tools.pages.generated import sync
+from tools.pages.docs_pages import DOCS, headings, outside_fences, pages, rel
+from tools.pages import generated
 
 DATA = Path(__file__).with_name("glossary.yml")
 PAGE = "glossary.md"
@@ -78,40 +76,6 @@ def load(path: Path = DATA) -> tuple[list[Term], list[dict]]:
     return terms, list(data.get("style", []))
 
 
-# ---- headings and anchors, as MkDocs makes them ------------------------------------------
-
-FENCE = re.compile(r"^\s*(`{3,})")
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{[^}]*\})?\s*$")
-
-
-@cache
-def _slugify():
-    from pymdownx.slugs import slugify
-
-    return slugify(case="lower")
-
-
-def headings(page: Path) -> list[tuple[str, str]]:
-    """(text, anchor) of every Markdown heading of a page, in order, outside fences."""
-    out, seen, fence = [], set(), None
-    for line in page.read_text(encoding="utf-8").splitlines():
-        m = FENCE.match(line)
-        if m and (fence is None or m.group(1).startswith(fence)):
-            fence = None if fence else m.group(1)
-            continue
-        h = None if fence else HEADING.match(line)
-        if h:
-            text = h.group(2)
-            anchor = base = _slugify()(re.sub(r"<[^>]+>", "", text.replace("`", "")), "-")
-            n = 0
-            while anchor in seen:  # Python-Markdown's toc makes repeated anchors unique this way
-                n += 1
-                anchor = f"{base}_{n}"
-            seen.add(anchor)
-            out.append((text, anchor))
-    return out
-
-
 class GlossaryError(Exception):
     pass
 
@@ -119,26 +83,19 @@ class GlossaryError(Exception):
 def target(term: Term, lang: str) -> tuple[str, str]:
     """(link, heading text) of the section that teaches `term`, in `lang`."""
     page, _, anchor = term.where.partition("#")
-    ko_heads = headings(DOCS / "ko" / page) if (DOCS / "ko" / page).exists() else None
-    if ko_heads is None:
+    if not (DOCS / "ko" / page).exists():
         raise GlossaryError(f"{rel(DATA)}: {term.ko}: no page docs/ko/{page}")
-    anchors = [a for _, a in ko_heads]
+    anchors = [h.anchor for h in headings(DOCS / "ko" / page)]
     if anchor not in anchors:
         raise GlossaryError(f"{rel(DATA)}: {term.ko}: docs/ko/{page} has no heading #{anchor}")
-    i = anchors.index(anchor)
-    heads = ko_heads if lang == "ko" else headings(DOCS / lang / page)
-    if len(heads) != len(ko_heads):
+    heads = headings(DOCS / lang / page)
+    if len(heads) != len(anchors):
         raise GlossaryError(f"docs/ko/{page} and docs/{lang}/{page} have different numbers of headings")
-    text, a = heads[i]
-    title = headings(DOCS / lang / page)[0][0]
-    return f"{page}#{a}", (text if i == 0 else f"{title} › {text}")
+    i = anchors.index(anchor)
+    return f"{page}#{heads[i].anchor}", (heads[i].text if i == 0 else f"{heads[0].text} › {heads[i].text}")
 
 
 # ---- the page -----------------------------------------------------------------------------
-
-def cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
 
 def render(lang: str, terms: list[Term], style: list[dict]) -> str:
     t = TEXT[lang]
@@ -149,11 +106,9 @@ def render(lang: str, terms: list[Term], style: list[dict]) -> str:
         link, title = target(term, lang)
         first, second = (term.ko, term.en) if lang == "ko" else (term.en, term.ko)
         row = [f"**{first}**", second, ", ".join(term.avoid), f"[{title}]({link})", term.note.get(lang, "")]
-        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
     if style:
-        lines += ["", t["style"], "", t["style_intro"], ""]
-        for s in style:
-            lines.append(f"- {', '.join(s['avoid'])}: {s[lang]}")
+        lines += ["", t["style"], "", t["style_intro"], "", *(f"- {', '.join(s['avoid'])}: {s[lang]}" for s in style)]
     return "\n".join(lines) + "\n"
 
 
@@ -173,14 +128,7 @@ HTML_COMMENT = re.compile(r"<!--.*?-->")
 def prose_lines(text: str, keep_links: bool = False):
     """(line number, prose) of a page: fenced code, inline code, link targets, URLs and HTML
     comments removed (link targets and URLs kept with `keep_links`)."""
-    fence = None
-    for n, line in enumerate(text.splitlines(), 1):
-        m = FENCE.match(line)
-        if m and (fence is None or m.group(1).startswith(fence)):
-            fence = None if fence else m.group(1)
-            continue
-        if fence:
-            continue
+    for n, line in outside_fences(text):
         for pattern in (HTML_COMMENT, INLINE_CODE) if keep_links else (HTML_COMMENT, INLINE_CODE, LINK_TARGET, URL):
             line = pattern.sub(" ", line)
         yield n, line
@@ -198,28 +146,14 @@ def drift(page: Path, terms: list[Term], style: list[dict]) -> list[str]:
     return found
 
 
-def korean_pages() -> list[Path]:
-    return [p for p in sorted((DOCS / "ko").rglob("*.md")) if p != DOCS / "ko" / PAGE]
-
-
 def all_drift() -> list[str]:
+    """The drift of every Korean page but the glossary itself."""
     terms, style = load()
-    return [problem for page in korean_pages() for problem in drift(page, terms, style)]
+    return [problem for page in pages("ko") if page != DOCS / "ko" / PAGE for problem in drift(page, terms, style)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report what is out of date")
-    args = parser.parse_args(argv)
-    try:
-        pages = expected()
-    except GlossaryError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    drift = all_drift() if args.check else []
-    for problem in drift:
-        print(problem, file=sys.stderr)
-    return max(sync("glossary pages", pages, [], args.check, COMMAND), 1 if drift else 0)
+    return generated.main(argv, __doc__, "glossary pages", COMMAND, expected, error=GlossaryError, problems=all_drift)
 
 
 if __name__ == "__main__":
