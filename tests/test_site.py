@@ -4,6 +4,7 @@ a third-party script). Every page of both languages is checked here, statically.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -56,6 +57,12 @@ def built(site: Path, page: Path) -> Path:
     return site / url(page) / "index.html"
 
 
+@functools.cache
+def parsed(html_file: Path) -> Page:
+    """A built page parsed once for all the tests that read it (~40 pages x 5 tests)."""
+    return Page(html_file.read_text(encoding="utf-8"))
+
+
 ALL = [p for lang in ("ko", "en") for p in pages(lang)]
 ids = [str(p.relative_to(DOCS)) for p in ALL]
 
@@ -64,13 +71,13 @@ ids = [str(p.relative_to(DOCS)) for p in ALL]
 def test_page_is_built_in_its_language(site, page):
     html = built(site, page)
     assert html.exists(), f"{page.relative_to(ROOT)} was not built to {html.relative_to(site)}"
-    assert Page(html.read_text(encoding="utf-8")).lang == page.relative_to(DOCS).parts[0]
+    assert parsed(html).lang == page.relative_to(DOCS).parts[0]
 
 
 @pytest.mark.parametrize("page", ALL, ids=ids)
 def test_language_switcher_lands_on_the_same_page(site, page):
     html = built(site, page)
-    alternates = Page(html.read_text(encoding="utf-8")).alternates
+    alternates = parsed(html).alternates
     assert set(alternates) == {"ko", "en"}
     for lang, href in alternates.items():
         # relative, so that it stays inside /<version>/ under mike (tools/site/theme_fixes.py)
@@ -83,7 +90,7 @@ def test_language_switcher_lands_on_the_same_page(site, page):
 @pytest.mark.parametrize("page", ALL, ids=ids)
 def test_nothing_is_loaded_from_another_host(site, page):
     text = built(site, page).read_text(encoding="utf-8")
-    remote = [u for u in Page(text).loads if re.match(r"^(https?:)?//", u)]
+    remote = [u for u in parsed(built(site, page)).loads if re.match(r"^(https?:)?//", u)]
     assert not remote, remote
     assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
     # Material fetches star counts from api.github.com for this component (overrides/)
@@ -94,11 +101,11 @@ def test_nothing_is_loaded_from_another_host(site, page):
 def test_code_blocks_are_rendered(site, page):
     text = built(site, page).read_text(encoding="utf-8")
     fences = scan_fences(page)
-    parsed = Page(text)
+    classes = parsed(built(site, page)).classes
     for run, fenced in ((True, sum(f.info == "python" for f in fences)),
                         (False, sum(f.info.startswith("{.python") for f in fences))):
         # never run by pytest-codeblocks: {.python .no-run}, an exercise's starter and check
-        rendered = sum(1 for c in parsed.classes
+        rendered = sum(1 for c in classes
                        if c.split()[0] == "language-python" and (not {"no-run", "exercise", "check"} & set(c.split())) == run)
         assert rendered == fenced, f"{fenced} python fences (run={run}) on the page, {rendered} rendered"
     article = text.split('<article', 1)[1].split("</article>", 1)[0]
@@ -117,9 +124,9 @@ def test_diagrams_are_drawn_svg_and_no_mermaid_is_loaded(site, page):
 
 def test_korean_headings_get_readable_anchors(site):
     for page in pages("ko"):
-        heading_ids = Page(built(site, page).read_text(encoding="utf-8")).heading_ids
+        heading_ids = parsed(built(site, page)).heading_ids
         assert not [i for i in heading_ids if re.fullmatch(r"_\d*", i)], heading_ids
-    intro = Page((site / "intro" / "index.html").read_text(encoding="utf-8"))
+    intro = parsed(site / "intro" / "index.html")
     assert "실행하며-정의define-by-run" in intro.heading_ids
 
 
