@@ -34,11 +34,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tools import facts
-from tools.facts import ROOT
-
-from tools import browser
+from tools import browser, facts
 from tools.browser import chromium, launch
+from tools.facts import ROOT
 
 BUDGET = 400 * 1024
 COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
@@ -78,11 +76,8 @@ def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 def page_urls(site: Path) -> list[str]:
     """Every page of the site, executed notebooks included, as a path below its root:
     "", "intro/", "en/intro/", "notebooks/intro/"…"""
-    out = []
-    for html in sorted(site.rglob("index.html")):
-        rel = html.parent.relative_to(site).as_posix()
-        out.append("" if rel == "." else f"{rel}/")
-    return out
+    folders = [html.parent.relative_to(site).as_posix() for html in sorted(site.rglob("index.html"))]
+    return ["" if rel == "." else f"{rel}/" for rel in folders]
 
 
 class Loads(HTMLParser):
@@ -141,8 +136,6 @@ def first_visit(site: Path, path: str) -> dict[str, int]:
         files.add(worker)
         base = (here / loads.config["base"]).resolve()
         index = base / "search" / f"search_index.{loads.lang}.json"
-        if not index.exists():
-            index = base / "search" / "search_index.json"  # a site built before one index per language
         files.add(index)
         langs = json.loads(index.read_text(encoding="utf-8"))["config"]["lang"]
         lunr = worker.parent.parent / "lunr" / "min"
@@ -183,8 +176,7 @@ def measure(browser, url: str) -> dict:
     context.close()
     transferred, requests_served = sum(GzipHandler.sent), len(GzipHandler.sent)
     return {"transferred": transferred, "decoded": decoded, "requests": requests_served + len(foreign),
-            "foreign": foreign, "fcp_ms": paint.get("first-contentful-paint"),
-            "fp_ms": paint.get("first-paint")}
+            "foreign": foreign, "fcp_ms": paint.get("first-contentful-paint")}
 
 
 def kb(n: int) -> str:
@@ -207,16 +199,21 @@ def lighthouse(url: str, exe: str) -> dict:
     return {name: round(cat["score"] * 100) for name, cat in report["categories"].items()}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-
+def parse_site_args(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """`parser`'s arguments plus --site, a built site that must be there (this and search_check)."""
     published = facts.LATEST / "www" / facts.site_path().strip("/") / facts.torch_minor()
-    p.add_argument("--site", type=Path, default=published,
-                   help="a built site (default: the version `make test` or `make publish-local` published)")
-    p.add_argument("--lighthouse", action="store_true", help="also run Lighthouse")
-    args = p.parse_args(argv)
+    parser.add_argument("--site", type=Path, default=published,
+                        help="a built site (default: the version `make test` or `make publish-local` published)")
+    args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
         sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
+    return args
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lighthouse", action="store_true", help="also run Lighthouse")
+    args = parse_site_args(p, argv)
     from playwright.sync_api import sync_playwright
 
     # a version mike published is served from gh-pages' root, with versions.json beside it

@@ -16,12 +16,10 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
-from tools import facts
 from tools.pages import glossary
 from tools.browser import launch
 from tools.pages.docs_pages import DOCS, ROOT, url
@@ -133,15 +131,9 @@ def report(results: dict[Query, dict]) -> list[str]:
 def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
-    from tools.checks.page_budget import serve
+    from tools.checks.page_budget import parse_site_args, serve
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    published = facts.LATEST / "www" / facts.site_path().strip("/") / facts.torch_minor()
-    p.add_argument("--site", type=Path, default=published,
-                   help="a built site (default: the version `make test` or `make publish-local` published)")
-    args = p.parse_args(argv)
-    if not (args.site / "index.html").is_file():
-        sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
+    args = parse_site_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]), argv)
     server, base = serve(args.site)
     with sync_playwright() as pw:
         browser = launch(pw)
