@@ -177,12 +177,6 @@ FOCUSED = """controls => {
 }"""
 
 
-def mean_brightness(png: Path) -> float:
-    from PIL import Image, ImageStat
-
-    return ImageStat.Stat(Image.open(png).convert("L")).mean[0]
-
-
 @pytest.mark.parametrize("palette", ["light", "dark"])
 def test_keyboard_reaches_every_control_in_order_with_a_focus_ring(browser, served, palette):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=palette)
@@ -209,7 +203,9 @@ def test_keyboard_reaches_every_control_in_order_with_a_focus_ring(browser, serv
         assert not problems, "\n".join(problems[:10])
         assert list(first) == list(CONTROLS), f"first reached in this order: {first}; expected {list(CONTROLS)}"
         # the screenshot shows the palette: a dark page is dark
-        brightness = mean_brightness(shot)
+        from PIL import Image, ImageStat
+
+        brightness = ImageStat.Stat(Image.open(shot).convert("L")).mean[0]
         assert (brightness > 150) if palette == "light" else (brightness < 80), f"{shot}: mean brightness {brightness:.0f}"
     finally:
         context.close()

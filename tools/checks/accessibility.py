@@ -21,8 +21,9 @@ from pathlib import Path
 
 from tools import facts
 from tools.browser import launch, serve
-
+from tools.checks.page_budget import page_urls
 from tools.facts import ROOT
+
 AXE_VERSION = "4.14.1"  # the Makefile's AXE_VERSION: `make axe` installs exactly this one
 AXE = ROOT / ".cache" / f"axe-{AXE_VERSION}" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -39,9 +40,7 @@ RUN = """async tags => {
 
 def page_paths(site: Path) -> list[str]:
     """Every built page of a version folder, as a path below it: "", "intro/", …, "404.html"."""
-    pages = [str(p.parent.relative_to(site)) + "/" for p in site.rglob("index.html")]
-    pages = sorted("" if p == "./" else p for p in pages)
-    return pages + sorted(str(p.relative_to(site)) for p in site.rglob("404.html"))
+    return page_urls(site) + sorted(str(p.relative_to(site)) for p in site.rglob("404.html"))
 
 
 def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], list[dict]]:
