@@ -70,16 +70,6 @@ def renderer_fingerprint() -> str:
     return h.hexdigest()
 
 
-def view_key(fingerprint: str, kind: str, nb_path, args, kwargs, kernel_lang) -> str:
-    h = hashlib.sha256(f"{fingerprint}\0{kind}\0{Path(nb_path).name}\0".encode())
-    h.update(Path(nb_path).read_bytes())
-    # kernel_lang: mkdocs-jupyter's module global, kept from the previous notebook when a
-    # notebook names no language; it picks the highlighter, so it is part of the input
-    call = {"args": args, "kwargs": kwargs, "kernel_lang": kernel_lang}
-    h.update(json.dumps(call, sort_keys=True, default=repr).encode())
-    return h.hexdigest()
-
-
 # ---- the cache --------------------------------------------------------------------------
 
 class ViewCache:
@@ -93,7 +83,14 @@ class ViewCache:
         self.hits = self.rendered = 0
 
     def path(self, kind: str, nb_path, args, kwargs, kernel_lang) -> Path:
-        return self.folder / f"{view_key(self.fingerprint, kind, nb_path, args, kwargs, kernel_lang)}.json"
+        """The view's file, named by its key: the renderer, the render, the notebook, the call."""
+        h = hashlib.sha256(f"{self.fingerprint}\0{kind}\0{Path(nb_path).name}\0".encode())
+        h.update(Path(nb_path).read_bytes())
+        # kernel_lang: mkdocs-jupyter's module global, kept from the previous notebook when a
+        # notebook names no language; it picks the highlighter, so it is part of the input
+        call = {"args": args, "kwargs": kwargs, "kernel_lang": kernel_lang}
+        h.update(json.dumps(call, sort_keys=True, default=repr).encode())
+        return self.folder / f"{h.hexdigest()}.json"
 
     def wrap(self, kind: str, render):
         from mkdocs_jupyter import nbconvert2
