@@ -27,10 +27,8 @@ OPTIONS = {"remove_tag_config": {"remove_cell_tags": ["install"]}, "custom_mathj
 
 @pytest.fixture
 def notebook(tmp_path):
-    copy = tmp_path / "nb" / NOTEBOOK.name
-    copy.parent.mkdir()
-    shutil.copy(NOTEBOOK, copy)
-    return copy
+    (tmp_path / "nb").mkdir()
+    return Path(shutil.copy(NOTEBOOK, tmp_path / "nb"))
 
 
 @pytest.fixture

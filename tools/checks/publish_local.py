@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from tools.browser import serve
 from tools.facts import LATEST, PUBLISHED, ROOT, copy_checkout, site_path, torch_minor
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
@@ -69,13 +70,16 @@ def fresh_runner_env(tmp: Path) -> dict:
     return {**keep, **GIT_ID, "CI": "true", "PATH": f"{stand_in}:/usr/local/bin:/usr/bin:/bin"}
 
 
+def commit_all(folder: Path, message: str, env: dict) -> None:
+    """`folder` as a new repository, all of it committed on main."""
+    run(["git", "init", "--quiet", "--initial-branch=main"], folder)
+    run(["git", "add", "-A"], folder)
+    run(["git", "commit", "--quiet", "-m", message], folder, env)
+
+
 def snapshot(src: Path, remote: Path) -> None:
     """The working tree as a clone would have it, pushed as main."""
-    copy_checkout(src)
-    env = dict(os.environ, **GIT_ID)
-    run(["git", "init", "--quiet", "--initial-branch=main"], src)
-    run(["git", "add", "-A"], src)
-    run(["git", "commit", "--quiet", "-m", "snapshot for the publish steps"], src, env)
+    commit_all(copy_checkout(src), "snapshot for the publish steps", dict(os.environ, **GIT_ID))
     run(["git", "push", "--quiet", str(remote), "main"], src)
 
 
@@ -86,9 +90,7 @@ def seed_older_version(tmp: Path, remote: Path) -> None:
     (seed / "docs" / "index.md").write_text(f"# Version {OLDER}\n")
     (seed / "mkdocs.yml").write_text(f"site_name: older {OLDER}\nextra:\n  version:\n    provider: mike\n")
     venv = dict(os.environ, **GIT_ID, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    run(["git", "init", "--quiet", "--initial-branch=main"], seed)
-    run(["git", "add", "-A"], seed)
-    run(["git", "commit", "--quiet", "-m", f"release {OLDER}"], seed, venv)
+    commit_all(seed, f"release {OLDER}", venv)
     run(["git", "remote", "add", "origin", str(remote)], seed)
     run(["mike", "deploy", "--push", OLDER], seed, venv)
 
@@ -160,17 +162,6 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
             "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}
 
 
-def serve(www: Path, port: int) -> None:
-    from tools.browser import serve
-
-    server, base = serve(www, port=port)
-    print(f"serving gh-pages on {base}{site_path().lstrip('/')} (Ctrl+C stops)")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        server.shutdown()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help=f"a folder to publish into (default: a new one in {PUBLISHED})")
@@ -186,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ran {len(done['ran'])} steps ({', '.join(done['ran'])}); stood in for {', '.join(done['skipped'])}")
     print(f"published {torch_minor()} (latest) next to {OLDER} into {done['site']}")
     if args.serve:
-        serve(done["www"], args.serve)
+        server, base = serve(done["www"], port=args.serve)
+        print(f"serving gh-pages on {base}{site_path().lstrip('/')} (Ctrl+C stops)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            server.shutdown()
     return 0
 
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 from latex2mathml.converter import convert
 
-# mkdocs restores sys.path after loading a hook, so import what we need now.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mkdocs restores sys.path after loading a hook
 from tools.pages import docs_pages  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks")  # under "mkdocs": a strict build fails on its warnings
