@@ -17,16 +17,11 @@ ALL = [p for lang in LANGS for p in pages(lang)]
 
 def sections(page: Path) -> dict[str, str]:
     """anchor → the Markdown of that section, up to the next heading of the same or a higher level."""
-    lines = page.read_text(encoding="utf-8").splitlines()
-    starts, fence = [], None
-    for i, line in enumerate(lines):
-        m = glossary.FENCE.match(line)
-        if m and (fence is None or m.group(1).startswith(fence)):
-            fence = None if fence else m.group(1)
-            continue
-        h = None if fence else glossary.HEADING.match(line)
-        if h:
-            starts.append((i, len(h.group(1))))
+    text = page.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    # (index, level) of each heading outside fences, as glossary.headings finds them
+    starts = [(n - 1, len(h.group(1))) for n, line in glossary.prose_lines(text, keep_links=True)
+              if (h := glossary.HEADING.match(line))]
     anchors = [a for _, a in glossary.headings(page)]
     out = {}
     for k, (i, level) in enumerate(starts):
