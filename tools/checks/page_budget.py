@@ -34,7 +34,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tools import browser, facts
+from tools import browser as browser_tools
+from tools import facts
 from tools.browser import chromium, launch
 from tools.facts import ROOT
 
@@ -42,7 +43,7 @@ BUDGET = 400 * 1024
 COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
 
 
-class GzipHandler(browser.QuietHandler):
+class GzipHandler(browser_tools.QuietHandler):
     """Static files, gzipped for clients that accept it (GitHub Pages does the same).
     Counts the body bytes it sends: the browser's own figures miss the search worker."""
 
@@ -70,7 +71,7 @@ class GzipHandler(browser.QuietHandler):
 
 
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    return browser.serve(site, GzipHandler)  # as GitHub Pages: gzipped
+    return browser_tools.serve(site, GzipHandler)  # as GitHub Pages: gzipped
 
 
 def page_urls(site: Path) -> list[str]:
@@ -163,11 +164,7 @@ def measure(browser, url: str) -> dict:
     requests = []
     GzipHandler.sent.clear()
     page.on("requestfinished", lambda r: requests.append(r))
-    # the index is asked for once Material's bundle has run, which under load can come after
-    # a 500 ms network pause: wait for that request, then for the network to settle
-    with page.expect_request(lambda r: "/search/search_index" in r.url):
-        page.goto(url)
-    page.wait_for_load_state("networkidle")
+    browser_tools.open_settled(page, url)  # the search index Material's worker fetches is counted too
     paint = page.evaluate(
         "() => Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]))")
     host = urlsplit(url).hostname

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from tools.pages import glossary
-from tools.browser import launch
+from tools.browser import launch, open_settled
 from tools.pages.docs_pages import DOCS, ROOT, url
 
 QUERIES = ROOT / "tests" / "search_queries.yml"
@@ -91,11 +91,7 @@ def run(browser, site_url: str, qs: list[Query]) -> dict[Query, dict]:
         page = browser.new_page()
         fetched = []
         page.on("request", lambda r: "search_index" in r.url and fetched.append(r.url))
-        # The index is requested once Material's bundle has run, which under load comes
-        # after a 500 ms network pause: wait for the request itself, then for quiet.
-        with page.expect_request(lambda r: "search_index" in r.url):
-            page.goto(site_url + ("" if lang == "ko" else "en/"))
-        page.wait_for_load_state("networkidle")
+        open_settled(page, site_url + ("" if lang == "ko" else "en/"))
         if len(fetched) != 1:
             raise SystemExit(f"error: the {lang} home page fetched {len(fetched)} search indexes: {fetched}")
         found = page.evaluate(RUN_QUERIES, {"indexUrl": fetched[0], "queries": [q.text for q in mine]})
