@@ -29,13 +29,13 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import jinja2
 
 from tools import facts
+from tools.pages.generated import write_atomically
 
 log = logging.getLogger("mkdocs.hooks.notebook_cache")
 VIEWS = ".cache/notebook-views"
@@ -109,7 +109,9 @@ class ViewCache:
                     entry = {"view": early.result(), "kernel_lang": lang or nbconvert2.kernel_lang}
                 else:
                     entry = {"view": render(nb_path, *args, **kwargs), "kernel_lang": nbconvert2.kernel_lang}
-                self._store(path, entry)
+                # whole or not at all: another build may read the folder at the same time
+                write_atomically(path, json.dumps(entry, ensure_ascii=False))
+                os.chmod(path, 0o644)  # a plain file's mode, not the temporary file's owner-only one
                 self.rendered += 1
             nbconvert2.kernel_lang = entry["kernel_lang"]  # as the render leaves it
             return entry["view"]
@@ -139,19 +141,6 @@ class ViewCache:
         for name, kind, nb_path, kwargs, lang in todo:
             self.started[name] = (pool.submit(getattr(nbconvert2, kind), nb_path, **kwargs), lang)
         return pool
-
-    def _store(self, path: Path, entry: dict) -> None:
-        """Whole or not at all: another build may read the folder at the same time."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, ensure_ascii=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
 
     def prune(self, since: float) -> None:
         """Drop the views no build asked for since `since` (a notebook's older contents)."""
