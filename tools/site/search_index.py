@@ -162,26 +162,23 @@ def keywords(docs: list[dict], default: str) -> dict[str, dict[str, str]]:
     return {lang: {loc: " ".join(words) for loc, words in m.items()} for lang, m in out.items()}
 
 
-def split(site: Path, default: str, langs: list[str], sep: str) -> dict[str, Path]:
+def split(site: Path, default: str, langs: list[str], sep: str) -> None:
     merged = json.loads((site / INDEX).read_text(encoding="utf-8"))
     # `mkdocs serve` hands the default language's pages to the search plugin twice: keep one
     seen: set[str] = set()
     merged["docs"] = [d for d in merged["docs"] if not (d["location"] in seen or seen.add(d["location"]))]
     others = [lang for lang in langs if lang != default]
     if {language_of(d["location"], default, others) for d in merged["docs"]} != set(langs):
-        return {}  # mkdocs-static-i18n's inner build of one language: the merged index comes later
+        return  # mkdocs-static-i18n's inner build of one language: the merged index comes later
     taught = keywords(merged["docs"], default)
-    written = {}
     for lang in langs:
         docs = [{**d, "keywords": taught[lang][d["location"]]} if d["location"] in taught[lang] else d
                 for d in merged["docs"] if language_of(d["location"], default, others) == lang]
         config = {**merged["config"], "lang": [lang], "separator": sep}
         index = {"config": {**config, "fields": {**config["fields"], **KEYWORDS}}, "docs": docs}
-        path = site / LANG_INDEX.format(lang=lang)
-        path.write_text(json.dumps(index, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        written[lang] = path
+        text = json.dumps(index, ensure_ascii=False, separators=(",", ":"))
+        (site / LANG_INDEX.format(lang=lang)).write_text(text, encoding="utf-8")
     (site / INDEX).unlink()
-    return written
 
 
 def patch_bundle(site: Path) -> None:
