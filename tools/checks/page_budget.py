@@ -164,16 +164,14 @@ def measure(browser, url: str) -> dict:
     requests = []
     GzipHandler.sent.clear()
     page.on("requestfinished", lambda r: requests.append(r))
-    browser_tools.open_settled(page, url)  # the search index Material's worker fetches is counted too
-    paint = page.evaluate(
-        "() => Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]))")
+    browser_tools.open_settled(page, url)
+    fcp = page.evaluate("() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
     host = urlsplit(url).hostname
     decoded = sum(len(r.response().body()) for r in requests if r.response() is not None)
     foreign = [r.url for r in requests if urlsplit(r.url).hostname not in (host, None)]
     context.close()
-    transferred, requests_served = sum(GzipHandler.sent), len(GzipHandler.sent)
-    return {"transferred": transferred, "decoded": decoded, "requests": requests_served + len(foreign),
-            "foreign": foreign, "fcp_ms": paint.get("first-contentful-paint")}
+    return {"transferred": sum(GzipHandler.sent), "decoded": decoded, "requests": len(GzipHandler.sent) + len(foreign),
+            "foreign": foreign, "fcp_ms": fcp}
 
 
 def kb(n: int) -> str:

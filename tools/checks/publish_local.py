@@ -45,17 +45,16 @@ class PublishError(Exception):
     pass
 
 
-def run(cmd, cwd: Path, env: dict | None = None, what: str | None = None) -> str:
+def run(cmd, cwd: Path, env: dict | None = None, what: str | None = None) -> None:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise PublishError(f"{what or ' '.join(map(str, cmd))} failed (exit {proc.returncode}) in {cwd}:\n"
                            f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-    return proc.stdout
 
 
-def publish_steps(workflow: Path = WORKFLOW) -> tuple[dict, list[dict]]:
+def publish_steps() -> tuple[dict, list[dict]]:
     """(environment, steps) of the publish job: the workflow's and the job's `env:` merged."""
-    spec = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+    spec = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     job = spec["jobs"]["publish"]
     return {**spec.get("env", {}), **job.get("env", {})}, job["steps"]
 
@@ -103,7 +102,7 @@ def fresh_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="run-", dir=PUBLISHED))
 
 
-def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
+def publish(out: Path | None = None) -> dict:
     """Run the publish job's steps; return what ran and where gh-pages was unpacked."""
     if out is None:
         out = fresh_folder()
@@ -125,7 +124,7 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
     for name in ("requirements.txt", "requirements-docs.txt"):
         os.utime(src / name, (stamp - 1, stamp - 1))
 
-    workflow_env, steps = publish_steps(workflow)
+    workflow_env, steps = publish_steps()
     env = fresh_runner_env(tmp)
     # A new, empty folder for the notebook views (tools/site/notebook_cache.py): this build renders
     # every view, as on a fresh runner, and leaves them for tests/test_notebook_cache.py.
