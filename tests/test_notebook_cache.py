@@ -165,14 +165,12 @@ def build_and_serve(folder: Path, published: dict) -> dict:
     starts it, with an edit to a page (tools/checks/bench.py times the same steps)."""
     from mike import mkdocs_utils
 
-    copy = facts.copy_checkout(folder / "src")  # mike writes its config beside ours
-    env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
-    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1")
+    # a copy: mike writes its config beside ours
+    copy, env = bench.scratch_checkout(folder / "src", published["notebook_views"])
     with mkdocs_utils.inject_plugin(str(copy / "mkdocs.yml")) as config_file:
         build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--config-file", config_file,
                                 "--site-dir", str(folder / "site")], cwd=copy, capture_output=True, text=True,
                                env={**env, "MIKE_DOCS_VERSION": facts.torch_minor()}, timeout=300)
-    (copy / ".venv").symlink_to(Path(sys.prefix))
     indexes = {}
 
     def look(base):

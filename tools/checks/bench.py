@@ -120,13 +120,19 @@ def _stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def scratch_checkout(dest: Path, views: Path) -> tuple[Path, dict]:
+    """(a copy of the working tree at dest with this venv, the environment that builds and serves it
+    with its own notebook-view cache at `views`): what an author's checkout would do, the real one untouched."""
+    copy = facts.copy_checkout(dest)
+    (copy / ".venv").symlink_to(Path(sys.prefix))
+    env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
+    return copy, {**env, "NOTEBOOK_CACHE_DIR": str(views), "NO_MKDOCS_2_WARNING": "1"}
+
+
 def site_report() -> float:
     """Print the site's times; return the cold build's."""
     with tempfile.TemporaryDirectory(prefix="site-bench-") as tmp:
-        copy = facts.copy_checkout(Path(tmp) / "src")
-        (copy / ".venv").symlink_to(Path(sys.prefix))
-        env = {k: v for k, v in os.environ.items() if k != "NOTEBOOK_CACHE"}
-        env.update(NOTEBOOK_CACHE_DIR=str(Path(tmp) / "views"), NO_MKDOCS_2_WARNING="1")
+        copy, env = scratch_checkout(Path(tmp) / "src", Path(tmp) / "views")
         cold = timed_build(copy, env)
         warm = timed_build(copy, env)  # every view from the cache the cold build filled
         first, edit = serve_latency(copy, env)
