@@ -121,8 +121,7 @@ def _stop(server: subprocess.Popen) -> None:
 
 
 def scratch_checkout(dest: Path, views: Path) -> tuple[Path, dict]:
-    """(a copy of the working tree at dest with this venv, the environment that builds and serves it
-    with its own notebook-view cache at `views`): what an author's checkout would do, the real one untouched."""
+    """(the working tree copied to dest with this venv, an environment with its own notebook-view cache)"""
     copy = facts.copy_checkout(dest)
     (copy / ".venv").symlink_to(Path(sys.prefix))
     env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
