@@ -5,14 +5,12 @@
 Serves the built site on 127.0.0.1 with gzip, as GitHub Pages does, opens every page in
 headless Chromium with an empty cache and prints, per page: bytes transferred (response
 bodies as sent, gzip), bytes after decompression, number of requests, requests to other
-hosts, and the first contentful paint. The home pages and the heaviest page are summarised against the
-budget (400 KB, zero third-party requests).
+hosts, and the first contentful paint. The home pages and the heaviest page are summarised
+against the budget (400 KB, zero third-party requests).
 
-`first_visit()` computes the same bytes from a page's HTML alone (what it links, gzipped as
-served, plus what Material's script fetches: the search worker, its lunr scripts and the
-page's language index), with every image counted as if lazy-loading never held it back.
-tests/test_published_site.py holds every page of the published site to the budget with it,
-and checks it against this Chromium measurement on the heaviest pages.
+`first_visit()` computes the same bytes from a page's HTML alone: tests/test_site.py holds
+every page to the budget with it, tests/test_published_site.py checks it against this
+Chromium measurement on the heaviest pages.
 
 --lighthouse also runs Lighthouse (npm package, pinned in the Makefile) with the same
 Chromium on the home page and the heaviest page and prints its performance and

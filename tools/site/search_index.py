@@ -19,7 +19,7 @@ only what a reader searches for in the index.
   (`data-search-exclude`, which Material's indexer honours): they were two thirds of its
   bytes, outputs match nothing a reader looks for, and the names a reader searches for
   (`DataLoader`, `state_dict`) are in the prose and headings that explain the code, which
-  stay. Executed notebooks are excluded in tools/site/mkdocs_hooks.py.
+  stay. Executed notebooks are excluded in tools/site/notebook_pages.py.
 """
 
 from __future__ import annotations
