@@ -24,6 +24,7 @@ moves the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -99,16 +100,14 @@ class ViewCache:
             path = self.path(kind, nb_path, args, kwargs, nbconvert2.kernel_lang)
             early, lang = self.started.pop(path.name, (None, None))
             if early is not None and early.cancel():  # not begun yet: render it here
-                early = None
+                early = lang = None
             try:
                 entry = json.loads(path.read_text(encoding="utf-8"))
                 os.utime(path)
                 self.hits += 1
             except (OSError, ValueError):
-                if early is not None:
-                    entry = {"view": early.result(), "kernel_lang": lang or nbconvert2.kernel_lang}
-                else:
-                    entry = {"view": render(nb_path, *args, **kwargs), "kernel_lang": nbconvert2.kernel_lang}
+                view = early.result() if early is not None else render(nb_path, *args, **kwargs)
+                entry = {"view": view, "kernel_lang": lang or nbconvert2.kernel_lang}
                 # whole or not at all: another build may read the folder at the same time
                 write_atomically(path, json.dumps(entry, ensure_ascii=False))
                 os.chmod(path, 0o644)  # a plain file's mode, not the temporary file's owner-only one
@@ -145,11 +144,9 @@ class ViewCache:
     def prune(self, since: float) -> None:
         """Drop the views no build asked for since `since` (a notebook's older contents)."""
         for path in self.folder.glob("*.json"):
-            try:
+            with contextlib.suppress(OSError):  # gone already: another build pruned it
                 if path.stat().st_mtime < since:
                     path.unlink()
-            except OSError:
-                pass
 
 
 # ---- compiled templates shared between nbconvert's exporters -----------------------------
