@@ -12,6 +12,7 @@ tests/test_accessibility.py runs the same audit and fails on any violation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -83,10 +84,8 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
             tab.goto(base + path, wait_until="load")
             # The version selector is built once versions.json has arrived: audit the page whole.
             ready = tab.locator(".md-version__current")
-            try:
+            with contextlib.suppress(PlaywrightTimeout):  # reported below, in both palettes
                 ready.wait_for(state="attached", timeout=10_000)
-            except PlaywrightTimeout:
-                pass  # reported below, in both palettes
             for turn in range(2):
                 if turn:
                     palette = "dark" if palette == "light" else "light"

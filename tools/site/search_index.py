@@ -125,9 +125,9 @@ def languages(config) -> tuple[str, list[str]]:
     return next(lang.locale for lang in langs if lang.default), [lang.locale for lang in langs]
 
 
-def language_of(location: str, default: str, others: list[str]) -> str:
-    first = location.split("/", 1)[0]
-    return first if first in others else default
+def language_of(location: str, default: str, langs: list[str]) -> str:
+    first = location.split("/", 1)[0]  # the default language is at the root, the others in a folder
+    return first if first in langs else default
 
 
 KEYWORDS = {"keywords": {"boost": 3000.0}}  # above a heading: the glossary names the section that teaches a term
@@ -167,13 +167,12 @@ def split(site: Path, default: str, langs: list[str], sep: str) -> None:
     # `mkdocs serve` hands the default language's pages to the search plugin twice: keep one
     seen: set[str] = set()
     merged["docs"] = [d for d in merged["docs"] if not (d["location"] in seen or seen.add(d["location"]))]
-    others = [lang for lang in langs if lang != default]
-    if {language_of(d["location"], default, others) for d in merged["docs"]} != set(langs):
+    if {language_of(d["location"], default, langs) for d in merged["docs"]} != set(langs):
         return  # mkdocs-static-i18n's inner build of one language: the merged index comes later
     taught = keywords(merged["docs"], default)
     for lang in langs:
         docs = [{**d, "keywords": taught[lang][d["location"]]} if d["location"] in taught[lang] else d
-                for d in merged["docs"] if language_of(d["location"], default, others) == lang]
+                for d in merged["docs"] if language_of(d["location"], default, langs) == lang]
         config = {**merged["config"], "lang": [lang], "separator": sep}
         index = {"config": {**config, "fields": {**config["fields"], **KEYWORDS}}, "docs": docs}
         text = json.dumps(index, ensure_ascii=False, separators=(",", ":"))
