@@ -157,10 +157,8 @@ def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
     paths = page_paths(site)
     known = {}
     if cache and CACHE.exists():
-        try:
+        with contextlib.suppress(ValueError):  # a file that can't be read: every page is audited
             known = json.loads(CACHE.read_text(encoding="utf-8"))
-        except ValueError:
-            known = {}
     server, root = serve(www)
     start = time.perf_counter()
     try:

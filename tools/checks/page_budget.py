@@ -188,8 +188,7 @@ def lighthouse(url: str, exe: str) -> dict:
         capture_output=True, text=True, env=dict(os.environ, CHROME_PATH=exe), timeout=300)
     if proc.returncode:
         sys.exit(f"error: lighthouse failed on {url}:\n{proc.stderr[-2000:]}")
-    report = json.loads(proc.stdout)
-    return {name: round(cat["score"] * 100) for name, cat in report["categories"].items()}
+    return {name: round(cat["score"] * 100) for name, cat in json.loads(proc.stdout)["categories"].items()}
 
 
 def parse_site_args(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
