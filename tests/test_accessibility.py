@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from textwrap import shorten
 from urllib.parse import urlsplit
 
 import pytest
@@ -57,11 +58,6 @@ def report(started_here, published):
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def shorten(text: str, n: int = 160) -> str:
-    text = re.sub(r"\s+", " ", text)
-    return text if len(text) <= n else text[:n] + "…"
-
-
 def test_axe_is_the_pinned_version_and_ran_on_every_page_in_both_palettes(report, published):
     pinned = re.search(r"^AXE_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
     assert report["axe"] == pinned == accessibility.AXE_VERSION
@@ -81,8 +77,8 @@ def test_a_page_keeps_its_cached_result_only_while_nothing_it_shows_changed(tmp_
         (site / name).write_text(text)
     paths = ["", "intro/"]
 
-    def keys():
-        return accessibility.page_keys(site, tmp_path, paths, "chromium 1")
+    def keys(browser="chromium 1"):
+        return accessibility.page_keys(site, tmp_path, paths, browser)
 
     before = keys()
     (site / "search" / "search_index.json").write_text('{"docs": []}')  # not in what axe sees
@@ -92,8 +88,9 @@ def test_a_page_keeps_its_cached_result_only_while_nothing_it_shows_changed(tmp_
     edited = keys()
     assert edited[""] == before[""] and edited["intro/"] != before["intro/"]
     (site / "assets" / "extra.css").write_text("a{color:red}")
-    assert all(keys()[p] != edited[p] for p in paths)
-    assert all(accessibility.page_keys(site, tmp_path, paths, "chromium 2")[p] != edited[p] for p in paths)
+    restyled = keys()
+    assert all(restyled[p] != edited[p] for p in paths)
+    assert all(keys("chromium 2")[p] != restyled[p] for p in paths)  # another browser: every page again
 
 
 @pytest.mark.parametrize("path", EXPECTED, ids=[p or "home" for p in EXPECTED])
@@ -102,7 +99,7 @@ def test_no_axe_violation_in_either_palette(report, path):
     found = [p for p in report["pages"] if p["path"] == path]
     assert {p["palette"] for p in found} == {"light", "dark"}, f"{url} was not audited in both palettes"
     problems = [f"{url} ({p['palette']} palette): {v['id']} on {v['nodes']} element(s), first "
-                f"{v['target']}: {shorten(v['html'])}\n    {shorten(v['summary'], 240)}"
+                f"{v['target']}: {shorten(v['html'], 160, placeholder='…')}\n    {shorten(v['summary'], 240, placeholder='…')}"
                 for p in found for v in p["violations"]]
     assert not problems, "\n".join(problems)
 
@@ -177,12 +174,6 @@ FOCUSED = """controls => {
 }"""
 
 
-def mean_brightness(png: Path) -> float:
-    from PIL import Image, ImageStat
-
-    return ImageStat.Stat(Image.open(png).convert("L")).mean[0]
-
-
 @pytest.mark.parametrize("palette", ["light", "dark"])
 def test_keyboard_reaches_every_control_in_order_with_a_focus_ring(browser, served, palette):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=palette)
@@ -209,7 +200,9 @@ def test_keyboard_reaches_every_control_in_order_with_a_focus_ring(browser, serv
         assert not problems, "\n".join(problems[:10])
         assert list(first) == list(CONTROLS), f"first reached in this order: {first}; expected {list(CONTROLS)}"
         # the screenshot shows the palette: a dark page is dark
-        brightness = mean_brightness(shot)
+        from PIL import Image, ImageStat
+
+        brightness = ImageStat.Stat(Image.open(shot).convert("L")).mean[0]
         assert (brightness > 150) if palette == "light" else (brightness < 80), f"{shot}: mean brightness {brightness:.0f}"
     finally:
         context.close()

@@ -21,22 +21,20 @@ CI = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
 VENV_BIN = Path(sys.executable).parent
 
 
-def tool(name: str) -> str:
+LINTERS = {
+    "actionlint": ["actionlint", "-no-color"],
+    # offline: no GitHub API; the auditor persona's remaining ignores are explained in ci.yml
+    "zizmor-regular": ["zizmor", "--offline", "--no-progress", "--persona=regular", str(WORKFLOWS)],
+    "zizmor-auditor": ["zizmor", "--offline", "--no-progress", "--persona=auditor", str(WORKFLOWS)],
+}
+
+
+@pytest.mark.parametrize("linter", LINTERS)
+def test_workflows_pass_the_linters(linter):
+    name, *args = LINTERS[linter]
     exe = shutil.which(name, path=str(VENV_BIN))
     assert exe, f"{name} is missing from the venv: it is pinned in requirements.txt"
-    return exe
-
-
-def test_workflows_pass_actionlint():
-    proc = subprocess.run([tool("actionlint"), "-no-color"], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-@pytest.mark.parametrize("persona", ["regular", "auditor"])
-def test_workflows_pass_zizmor(persona):
-    # offline: no GitHub API; the auditor persona's remaining ignores are explained in ci.yml
-    proc = subprocess.run([tool("zizmor"), "--offline", "--no-progress", f"--persona={persona}", str(WORKFLOWS)],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([exe, *args], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -44,25 +42,19 @@ def test_ci_entry_point_runs_make_test():
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
 
 
-def make_targets() -> set[str]:
-    out = subprocess.run(["make", "-pRrq", "-f", "Makefile", ":"], cwd=ROOT, capture_output=True, text=True).stdout
-    return set(re.findall(r"^([\w-]+):", out, re.M))
-
-
-# The reader job runs what a reader runs (README), not our make targets: that is its point.
-READER_COMMANDS = ["python -m pip install -r requirements.txt", "python -m pytest --codeblocks docs/ko docs/en"]
-
-
 def test_the_reader_job_runs_the_readers_commands_on_macos_and_windows():
+    """It runs what a reader runs (README), not our make targets: that is its point."""
     job = CI["jobs"]["reader"]
-    assert [s["run"] for s in job["steps"] if "run" in s] == READER_COMMANDS
+    assert [s["run"] for s in job["steps"] if "run" in s] == [
+        "python -m pip install -r requirements.txt", "python -m pytest --codeblocks docs/ko docs/en"]
     systems = job["strategy"]["matrix"]["os"]
     assert any(s.startswith("macos") for s in systems) and any(s.startswith("windows") for s in systems)
     assert "pytest --codeblocks docs/ko docs/en" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_run_step_is_one_make_target_that_exists():
-    targets = make_targets()
+    database = subprocess.run(["make", "-pRrq", "-f", "Makefile", ":"], cwd=ROOT, capture_output=True, text=True).stdout
+    targets = set(re.findall(r"^([\w-]+):", database, re.M))
     for name, job in CI["jobs"].items():
         if name == "reader":
             continue  # the reader's own commands (test above)

@@ -27,10 +27,8 @@ OPTIONS = {"remove_tag_config": {"remove_cell_tags": ["install"]}, "custom_mathj
 
 @pytest.fixture
 def notebook(tmp_path):
-    copy = tmp_path / "nb" / NOTEBOOK.name
-    copy.parent.mkdir()
-    shutil.copy(NOTEBOOK, copy)
-    return copy
+    (tmp_path / "nb").mkdir()
+    return Path(shutil.copy(NOTEBOOK, tmp_path / "nb"))
 
 
 @pytest.fixture
@@ -56,40 +54,28 @@ def test_same_inputs_render_once_and_give_the_renderers_view(notebook, counted):
     assert first == again == nbconvert2.nb2html(notebook, **OPTIONS)
 
 
-def test_an_edited_notebook_is_rendered_again(notebook, counted):
-    cached, renders = counted
-    cached()(notebook, **OPTIONS)
+# What changes a view, each made after a first render: (render options, text the new view shows)
+
+def edit_the_notebook(notebook, tmp_path, monkeypatch):
     nb = nbformat.read(notebook, as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "markdown")
-    cell.source += "\n\nA sentence the cache has not seen."
+    next(c for c in nb.cells if c.cell_type == "markdown").source += "\n\nA sentence the cache has not seen."
     nbformat.write(nb, notebook)
-    view = cached()(notebook, **OPTIONS)
-    assert len(renders) == 2
-    assert "A sentence the cache has not seen." in view
+    return OPTIONS, "A sentence the cache has not seen."
 
 
-def test_other_render_options_are_another_view(notebook, counted):
-    cached, renders = counted
-    cached()(notebook, **OPTIONS)
-    cached()(notebook, **{**OPTIONS, "no_prompt": True})
-    assert len(renders) == 2
+def other_render_options(notebook, tmp_path, monkeypatch):
+    return {**OPTIONS, "no_prompt": True}, None
 
 
-def test_another_renderer_version_renders_again(notebook, counted, tmp_path, monkeypatch):
+def another_renderer_version(notebook, tmp_path, monkeypatch):
     """pip installing another nbconvert replaces its metadata folder; the key reads those."""
-    cached, renders = counted
-    cached()(notebook, **OPTIONS)
-    site = tmp_path / "site-packages"
-    (site / "nbconvert-99.0.0.dist-info").mkdir(parents=True)
-    monkeypatch.syspath_prepend(str(site))
-    cached()(notebook, **OPTIONS)
-    assert len(renders) == 2
+    (tmp_path / "site-packages" / "nbconvert-99.0.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path / "site-packages"))
+    return OPTIONS, None
 
 
-def test_a_changed_template_renders_again(notebook, counted, tmp_path, monkeypatch):
-    """A template override where nbconvert looks for templates (JUPYTER_PATH) changes the view."""
-    cached, renders = counted
-    before = cached()(notebook, **OPTIONS)
+def a_changed_template(notebook, tmp_path, monkeypatch):
+    """A template override where nbconvert looks for templates (JUPYTER_PATH)."""
     from jupyter_core.paths import jupyter_path
 
     lab = next(Path(p) / "lab" for p in jupyter_path("nbconvert", "templates") if (Path(p) / "lab").is_dir())
@@ -100,9 +86,18 @@ def test_a_changed_template_renders_again(notebook, counted, tmp_path, monkeypat
     assert block in text
     override.write_text(text.replace(block, block + "<!-- overridden -->"), encoding="utf-8")
     monkeypatch.setenv("JUPYTER_PATH", str(override.parents[3]))
-    after = cached()(notebook, **OPTIONS)
+    return OPTIONS, "<!-- overridden -->"
+
+
+@pytest.mark.parametrize("change", [edit_the_notebook, other_render_options, another_renderer_version,
+                                    a_changed_template], ids=lambda f: f.__name__)
+def test_a_changed_input_renders_again(notebook, counted, tmp_path, monkeypatch, change):
+    cached, renders = counted
+    before = cached()(notebook, **OPTIONS)
+    options, shown = change(notebook, tmp_path, monkeypatch)
+    after = cached()(notebook, **options)
     assert len(renders) == 2
-    assert "<!-- overridden -->" in after and "<!-- overridden -->" not in before
+    assert shown is None or (shown in after and shown not in before)
 
 
 def test_a_view_leaves_the_renderer_as_its_render_would(notebook, counted, monkeypatch):
@@ -170,14 +165,12 @@ def build_and_serve(folder: Path, published: dict) -> dict:
     starts it, with an edit to a page (tools/checks/bench.py times the same steps)."""
     from mike import mkdocs_utils
 
-    copy = facts.copy_checkout(folder / "src")  # mike writes its config beside ours
-    env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
-    env.update(NOTEBOOK_CACHE_DIR=str(published["notebook_views"]), NO_MKDOCS_2_WARNING="1")
+    # a copy: mike writes its config beside ours
+    copy, env = bench.scratch_checkout(folder / "src", published["notebook_views"])
     with mkdocs_utils.inject_plugin(str(copy / "mkdocs.yml")) as config_file:
         build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--config-file", config_file,
                                 "--site-dir", str(folder / "site")], cwd=copy, capture_output=True, text=True,
                                env={**env, "MIKE_DOCS_VERSION": facts.torch_minor()}, timeout=300)
-    (copy / ".venv").symlink_to(Path(sys.prefix))
     indexes = {}
 
     def look(base):

@@ -25,6 +25,15 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=chromium(), args=ARGS)
 
 
+def open_settled(page, url: str) -> None:
+    """Open `url` in a Playwright page and wait until Material's script has asked for the search
+    index and the network is quiet: under load that request comes after a 500 ms network pause,
+    which "networkidle" alone takes for the end."""
+    with page.expect_request(lambda r: "/search/search_index" in r.url):
+        page.goto(url)
+    page.wait_for_load_state("networkidle")
+
+
 class QuietServer(http.server.ThreadingHTTPServer):
     """A static server that does not print a traceback when a browser cancels a download
     (it does whenever it leaves a page before the search index or an image arrived)."""

@@ -12,6 +12,7 @@ tests/test_accessibility.py runs the same audit and fails on any violation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -21,8 +22,9 @@ from pathlib import Path
 
 from tools import facts
 from tools.browser import launch, serve
-
+from tools.checks.page_budget import page_urls
 from tools.facts import ROOT
+
 AXE_VERSION = "4.14.1"  # the Makefile's AXE_VERSION: `make axe` installs exactly this one
 AXE = ROOT / ".cache" / f"axe-{AXE_VERSION}" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -39,9 +41,7 @@ RUN = """async tags => {
 
 def page_paths(site: Path) -> list[str]:
     """Every built page of a version folder, as a path below it: "", "intro/", …, "404.html"."""
-    pages = [str(p.parent.relative_to(site)) + "/" for p in site.rglob("index.html")]
-    pages = sorted("" if p == "./" else p for p in pages)
-    return pages + sorted(str(p.relative_to(site)) for p in site.rglob("404.html"))
+    return page_urls(site) + sorted(str(p.relative_to(site)) for p in site.rglob("404.html"))
 
 
 def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], list[dict]]:
@@ -84,10 +84,8 @@ def audit(base: str, paths: list[str], browser=None) -> dict[tuple[str, str], li
             tab.goto(base + path, wait_until="load")
             # The version selector is built once versions.json has arrived: audit the page whole.
             ready = tab.locator(".md-version__current")
-            try:
+            with contextlib.suppress(PlaywrightTimeout):  # reported below, in both palettes
                 ready.wait_for(state="attached", timeout=10_000)
-            except PlaywrightTimeout:
-                pass  # reported below, in both palettes
             for turn in range(2):
                 if turn:
                     palette = "dark" if palette == "light" else "light"
@@ -159,10 +157,8 @@ def run(www: Path, cache: bool = True, workers: int = 2) -> dict:
     paths = page_paths(site)
     known = {}
     if cache and CACHE.exists():
-        try:
+        with contextlib.suppress(ValueError):  # a file that can't be read: every page is audited
             known = json.loads(CACHE.read_text(encoding="utf-8"))
-        except ValueError:
-            known = {}
     server, root = serve(www)
     start = time.perf_counter()
     try:

@@ -105,7 +105,6 @@ def serve_latency(copy: Path, env: dict, limit: float = 120, look=None) -> tuple
         edit = wait_for(lambda: up(base + EDITED_URL, marker), limit, "edited page")
         return first, edit
     except TimeoutError as e:
-        _stop(server)
         raise TimeoutError(f"{e}; mkdocs serve said:\n{log.read_text()[-2000:]}") from None
     finally:
         _stop(server)
@@ -121,26 +120,27 @@ def _stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def measure() -> dict[str, float]:
+def scratch_checkout(dest: Path, views: Path) -> tuple[Path, dict]:
+    """(the working tree copied to dest with this venv, an environment with its own notebook-view cache)"""
+    copy = facts.copy_checkout(dest)
+    (copy / ".venv").symlink_to(Path(sys.prefix))
+    env = {k: v for k, v in os.environ.items() if k not in ("TIMINGS_CUDA", "NOTEBOOK_CACHE")}
+    return copy, {**env, "NOTEBOOK_CACHE_DIR": str(views), "NO_MKDOCS_2_WARNING": "1"}
+
+
+def site_report() -> float:
+    """Print the site's times; return the cold build's."""
     with tempfile.TemporaryDirectory(prefix="site-bench-") as tmp:
-        copy = facts.copy_checkout(Path(tmp) / "src")
-        (copy / ".venv").symlink_to(Path(sys.prefix))
-        env = {k: v for k, v in os.environ.items() if k != "NOTEBOOK_CACHE"}
-        env.update(NOTEBOOK_CACHE_DIR=str(Path(tmp) / "views"), NO_MKDOCS_2_WARNING="1")
+        copy, env = scratch_checkout(Path(tmp) / "src", Path(tmp) / "views")
         cold = timed_build(copy, env)
-        warm = timed_build(copy, env)
+        warm = timed_build(copy, env)  # every view from the cache the cold build filled
         first, edit = serve_latency(copy, env)
-    return {"cold": cold, "warm": warm, "first": first, "edit": edit}
-
-
-def report() -> dict[str, float]:
-    t = measure()
-    for label, key in (("mkdocs build, cold (no notebook view cached, a fresh checkout)", "cold"),
-                       ("mkdocs build, warm (every notebook view cached)", "warm"),
-                       ("make serve: start to the first page", "first"),
-                       (f"make serve: an edit of {EDITED} to the page showing it", "edit")):
-        print(f"{label:<62}{t[key]:>11.2f}")
-    return t
+    for label, seconds in (("mkdocs build, cold (no notebook view cached, a fresh checkout)", cold),
+                           ("mkdocs build, warm (every notebook view cached)", warm),
+                           ("make serve: start to the first page", first),
+                           (f"make serve: an edit of {EDITED} to the page showing it", edit)):
+        print(f"{label:<62}{seconds:>11.2f}")
+    return cold
 
 
 def chapters_report(runs: dict, wall: float, site: bool, suite: bool) -> None:
@@ -159,7 +159,7 @@ def chapters_report(runs: dict, wall: float, site: bool, suite: bool) -> None:
         compute += run.seconds
     print(f"{'all chapters: summed compute (each alone, ' + str(cores) + ' threads)':<62}{compute:>11.2f}")
     print(f"{'all chapters: wall, one after another, with process start':<62}{wall:>11.2f}")
-    build = report()["cold"] if site else 0.0  # builds (executing no notebook), `make serve`, an edit
+    build = site_report() if site else 0.0  # builds (executing no notebook), `make serve`, an edit
     if suite:
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,

@@ -5,14 +5,12 @@
 Serves the built site on 127.0.0.1 with gzip, as GitHub Pages does, opens every page in
 headless Chromium with an empty cache and prints, per page: bytes transferred (response
 bodies as sent, gzip), bytes after decompression, number of requests, requests to other
-hosts, and the first contentful paint. The home pages and the heaviest page are summarised against the
-budget (400 KB, zero third-party requests).
+hosts, and the first contentful paint. The home pages and the heaviest page are summarised
+against the budget (400 KB, zero third-party requests).
 
-`first_visit()` computes the same bytes from a page's HTML alone (what it links, gzipped as
-served, plus what Material's script fetches: the search worker, its lunr scripts and the
-page's language index), with every image counted as if lazy-loading never held it back.
-tests/test_published_site.py holds every page of the published site to the budget with it,
-and checks it against this Chromium measurement on the heaviest pages.
+`first_visit()` computes the same bytes from a page's HTML alone: tests/test_site.py holds
+every page to the budget with it, tests/test_published_site.py checks it against this
+Chromium measurement on the heaviest pages.
 
 --lighthouse also runs Lighthouse (npm package, pinned in the Makefile) with the same
 Chromium on the home page and the heaviest page and prints its performance and
@@ -34,17 +32,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tools import browser as browser_tools
 from tools import facts
-from tools.facts import ROOT
-
-from tools import browser
 from tools.browser import chromium, launch
+from tools.facts import ROOT
 
 BUDGET = 400 * 1024
 COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
 
 
-class GzipHandler(browser.QuietHandler):
+class GzipHandler(browser_tools.QuietHandler):
     """Static files, gzipped for clients that accept it (GitHub Pages does the same).
     Counts the body bytes it sends: the browser's own figures miss the search worker."""
 
@@ -72,17 +69,14 @@ class GzipHandler(browser.QuietHandler):
 
 
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    return browser.serve(site, GzipHandler)  # as GitHub Pages: gzipped
+    return browser_tools.serve(site, GzipHandler)  # as GitHub Pages: gzipped
 
 
 def page_urls(site: Path) -> list[str]:
     """Every page of the site, executed notebooks included, as a path below its root:
     "", "intro/", "en/intro/", "notebooks/intro/"…"""
-    out = []
-    for html in sorted(site.rglob("index.html")):
-        rel = html.parent.relative_to(site).as_posix()
-        out.append("" if rel == "." else f"{rel}/")
-    return out
+    folders = [html.parent.relative_to(site).as_posix() for html in sorted(site.rglob("index.html"))]
+    return ["" if rel == "." else f"{rel}/" for rel in folders]
 
 
 class Loads(HTMLParser):
@@ -141,8 +135,6 @@ def first_visit(site: Path, path: str) -> dict[str, int]:
         files.add(worker)
         base = (here / loads.config["base"]).resolve()
         index = base / "search" / f"search_index.{loads.lang}.json"
-        if not index.exists():
-            index = base / "search" / "search_index.json"  # a site built before one index per language
         files.add(index)
         langs = json.loads(index.read_text(encoding="utf-8"))["config"]["lang"]
         lunr = worker.parent.parent / "lunr" / "min"
@@ -170,21 +162,14 @@ def measure(browser, url: str) -> dict:
     requests = []
     GzipHandler.sent.clear()
     page.on("requestfinished", lambda r: requests.append(r))
-    # the index is asked for once Material's bundle has run, which under load can come after
-    # a 500 ms network pause: wait for that request, then for the network to settle
-    with page.expect_request(lambda r: "/search/search_index" in r.url):
-        page.goto(url)
-    page.wait_for_load_state("networkidle")
-    paint = page.evaluate(
-        "() => Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]))")
+    browser_tools.open_settled(page, url)
+    fcp = page.evaluate("() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
     host = urlsplit(url).hostname
     decoded = sum(len(r.response().body()) for r in requests if r.response() is not None)
     foreign = [r.url for r in requests if urlsplit(r.url).hostname not in (host, None)]
     context.close()
-    transferred, requests_served = sum(GzipHandler.sent), len(GzipHandler.sent)
-    return {"transferred": transferred, "decoded": decoded, "requests": requests_served + len(foreign),
-            "foreign": foreign, "fcp_ms": paint.get("first-contentful-paint"),
-            "fp_ms": paint.get("first-paint")}
+    return {"transferred": sum(GzipHandler.sent), "decoded": decoded, "requests": len(GzipHandler.sent) + len(foreign),
+            "foreign": foreign, "fcp_ms": fcp}
 
 
 def kb(n: int) -> str:
@@ -203,20 +188,24 @@ def lighthouse(url: str, exe: str) -> dict:
         capture_output=True, text=True, env=dict(os.environ, CHROME_PATH=exe), timeout=300)
     if proc.returncode:
         sys.exit(f"error: lighthouse failed on {url}:\n{proc.stderr[-2000:]}")
-    report = json.loads(proc.stdout)
-    return {name: round(cat["score"] * 100) for name, cat in report["categories"].items()}
+    return {name: round(cat["score"] * 100) for name, cat in json.loads(proc.stdout)["categories"].items()}
+
+
+def parse_site_args(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """`parser`'s arguments plus --site, a built site that must be there (this and search_check)."""
+    published = facts.LATEST / "www" / facts.site_path().strip("/") / facts.torch_minor()
+    parser.add_argument("--site", type=Path, default=published,
+                        help="a built site (default: the version `make test` or `make publish-local` published)")
+    args = parser.parse_args(argv)
+    if not (args.site / "index.html").is_file():
+        sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
+    return args
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-
-    published = facts.LATEST / "www" / facts.site_path().strip("/") / facts.torch_minor()
-    p.add_argument("--site", type=Path, default=published,
-                   help="a built site (default: the version `make test` or `make publish-local` published)")
     p.add_argument("--lighthouse", action="store_true", help="also run Lighthouse")
-    args = p.parse_args(argv)
-    if not (args.site / "index.html").is_file():
-        sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
+    args = parse_site_args(p, argv)
     from playwright.sync_api import sync_playwright
 
     # a version mike published is served from gh-pages' root, with versions.json beside it

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from tools.browser import serve
 from tools.facts import LATEST, PUBLISHED, ROOT, copy_checkout, site_path, torch_minor
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
@@ -44,17 +45,16 @@ class PublishError(Exception):
     pass
 
 
-def run(cmd, cwd: Path, env: dict | None = None, what: str | None = None) -> str:
+def run(cmd, cwd: Path, env: dict | None = None, what: str | None = None) -> None:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise PublishError(f"{what or ' '.join(map(str, cmd))} failed (exit {proc.returncode}) in {cwd}:\n"
                            f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-    return proc.stdout
 
 
-def publish_steps(workflow: Path = WORKFLOW) -> tuple[dict, list[dict]]:
+def publish_steps() -> tuple[dict, list[dict]]:
     """(environment, steps) of the publish job: the workflow's and the job's `env:` merged."""
-    spec = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+    spec = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     job = spec["jobs"]["publish"]
     return {**spec.get("env", {}), **job.get("env", {})}, job["steps"]
 
@@ -69,13 +69,16 @@ def fresh_runner_env(tmp: Path) -> dict:
     return {**keep, **GIT_ID, "CI": "true", "PATH": f"{stand_in}:/usr/local/bin:/usr/bin:/bin"}
 
 
+def commit_all(folder: Path, message: str, env: dict) -> None:
+    """`folder` as a new repository, all of it committed on main."""
+    run(["git", "init", "--quiet", "--initial-branch=main"], folder)
+    run(["git", "add", "-A"], folder)
+    run(["git", "commit", "--quiet", "-m", message], folder, env)
+
+
 def snapshot(src: Path, remote: Path) -> None:
     """The working tree as a clone would have it, pushed as main."""
-    copy_checkout(src)
-    env = dict(os.environ, **GIT_ID)
-    run(["git", "init", "--quiet", "--initial-branch=main"], src)
-    run(["git", "add", "-A"], src)
-    run(["git", "commit", "--quiet", "-m", "snapshot for the publish steps"], src, env)
+    commit_all(copy_checkout(src), "snapshot for the publish steps", dict(os.environ, **GIT_ID))
     run(["git", "push", "--quiet", str(remote), "main"], src)
 
 
@@ -86,9 +89,7 @@ def seed_older_version(tmp: Path, remote: Path) -> None:
     (seed / "docs" / "index.md").write_text(f"# Version {OLDER}\n")
     (seed / "mkdocs.yml").write_text(f"site_name: older {OLDER}\nextra:\n  version:\n    provider: mike\n")
     venv = dict(os.environ, **GIT_ID, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    run(["git", "init", "--quiet", "--initial-branch=main"], seed)
-    run(["git", "add", "-A"], seed)
-    run(["git", "commit", "--quiet", "-m", f"release {OLDER}"], seed, venv)
+    commit_all(seed, f"release {OLDER}", venv)
     run(["git", "remote", "add", "origin", str(remote)], seed)
     run(["mike", "deploy", "--push", OLDER], seed, venv)
 
@@ -101,7 +102,7 @@ def fresh_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="run-", dir=PUBLISHED))
 
 
-def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
+def publish(out: Path | None = None) -> dict:
     """Run the publish job's steps; return what ran and where gh-pages was unpacked."""
     if out is None:
         out = fresh_folder()
@@ -123,7 +124,7 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
     for name in ("requirements.txt", "requirements-docs.txt"):
         os.utime(src / name, (stamp - 1, stamp - 1))
 
-    workflow_env, steps = publish_steps(workflow)
+    workflow_env, steps = publish_steps()
     env = fresh_runner_env(tmp)
     # A new, empty folder for the notebook views (tools/site/notebook_cache.py): this build renders
     # every view, as on a fresh runner, and leaves them for tests/test_notebook_cache.py.
@@ -160,17 +161,6 @@ def publish(out: Path | None = None, workflow: Path = WORKFLOW) -> dict:
             "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}
 
 
-def serve(www: Path, port: int) -> None:
-    from tools.browser import serve
-
-    server, base = serve(www, port=port)
-    print(f"serving gh-pages on {base}{site_path().lstrip('/')} (Ctrl+C stops)")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        server.shutdown()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help=f"a folder to publish into (default: a new one in {PUBLISHED})")
@@ -186,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ran {len(done['ran'])} steps ({', '.join(done['ran'])}); stood in for {', '.join(done['skipped'])}")
     print(f"published {torch_minor()} (latest) next to {OLDER} into {done['site']}")
     if args.serve:
-        serve(done["www"], args.serve)
+        server, base = serve(done["www"], port=args.serve)
+        print(f"serving gh-pages on {base}{site_path().lstrip('/')} (Ctrl+C stops)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            server.shutdown()
     return 0
 
 

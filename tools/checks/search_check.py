@@ -16,14 +16,12 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
-from tools import facts
 from tools.pages import glossary
-from tools.browser import launch
+from tools.browser import launch, open_settled
 from tools.pages.docs_pages import DOCS, ROOT, url
 
 QUERIES = ROOT / "tests" / "search_queries.yml"
@@ -93,11 +91,7 @@ def run(browser, site_url: str, qs: list[Query]) -> dict[Query, dict]:
         page = browser.new_page()
         fetched = []
         page.on("request", lambda r: "search_index" in r.url and fetched.append(r.url))
-        # The index is requested once Material's bundle has run, which under load comes
-        # after a 500 ms network pause: wait for the request itself, then for quiet.
-        with page.expect_request(lambda r: "search_index" in r.url):
-            page.goto(site_url + ("" if lang == "ko" else "en/"))
-        page.wait_for_load_state("networkidle")
+        open_settled(page, site_url + ("" if lang == "ko" else "en/"))
         if len(fetched) != 1:
             raise SystemExit(f"error: the {lang} home page fetched {len(fetched)} search indexes: {fetched}")
         found = page.evaluate(RUN_QUERIES, {"indexUrl": fetched[0], "queries": [q.text for q in mine]})
@@ -133,15 +127,9 @@ def report(results: dict[Query, dict]) -> list[str]:
 def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
-    from tools.checks.page_budget import serve
+    from tools.checks.page_budget import parse_site_args, serve
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    published = facts.LATEST / "www" / facts.site_path().strip("/") / facts.torch_minor()
-    p.add_argument("--site", type=Path, default=published,
-                   help="a built site (default: the version `make test` or `make publish-local` published)")
-    args = p.parse_args(argv)
-    if not (args.site / "index.html").is_file():
-        sys.exit(f"error: --site {args.site}: no index.html there; run `make test` or `make publish-local` first")
+    args = parse_site_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]), argv)
     server, base = serve(args.site)
     with sync_playwright() as pw:
         browser = launch(pw)

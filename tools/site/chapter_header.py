@@ -11,8 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-# mkdocs restores sys.path after loading a hook, so import what we need now.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mkdocs restores sys.path after loading a hook
 from tools.pages import docs_pages, make_notebooks  # noqa: E402
 
 LABELS = {
@@ -29,10 +28,6 @@ LABELS = {
            "cuda": "CUDA {s} s ({device})",
            "cuda_none": "CUDA: not run"},
 }
-
-
-def lang_of(page) -> str:
-    return "en" if page.file.src_uri.startswith("en/") else "ko"
 
 
 def _chapter_of(page):
@@ -91,10 +86,10 @@ def on_post_page(output, page, config):
 
     # The Korean page is the source; both languages carry the same code.
     source = docs_pages.DOCS / "ko" / f"{name}.md"
-    parts = [f"# The code of {docs_pages.rel(source)}, unit by unit; each unit runs on its own.\n"]
-    for n, unit in enumerate(docs_pages.units(source), 1):
-        parts.append(f"\n# %% unit {n} (line {unit.lineno})\n{unit.code}")
+    units = "".join(f"\n# %% unit {n} (line {unit.lineno})\n{unit.code}"
+                    for n, unit in enumerate(docs_pages.units(source), 1))
     script = Path(page.file.abs_dest_path).parent / f"{name.rsplit('/', 1)[-1]}.py"
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text("".join(parts), encoding="utf-8")
+    script.write_text(f"# The code of {docs_pages.rel(source)}, unit by unit; each unit runs on its own.\n{units}",
+                      encoding="utf-8")
     return output

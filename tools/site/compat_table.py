@@ -7,8 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# mkdocs restores sys.path after loading a hook, so import what we need now.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mkdocs restores sys.path after loading a hook
 from tools.pages.docs_pages import COMPAT_TABLE  # noqa: E402
 from tools.run import compat  # noqa: E402
 

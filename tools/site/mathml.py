@@ -12,10 +12,18 @@ warning under the "mkdocs" logger, so the strict build fails) and left as it was
 from __future__ import annotations
 
 import html
+import logging
 import re
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from latex2mathml.converter import convert
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mkdocs restores sys.path after loading a hook
+from tools.pages import docs_pages  # noqa: E402
+
+log = logging.getLogger("mkdocs.hooks")  # under "mkdocs": a strict build fails on its warnings
 
 
 class MathError(ValueError):
@@ -43,27 +51,27 @@ def to_mathml(latex: str, display: bool = False) -> str:
     return out.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "").replace(' display="inline"', "")
 
 
-MARKED = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', re.S)
-
-
-def _typeset(m_latex: str, display: bool, source: str, where: str, problems: list) -> str | None:
-    latex = html.unescape(m_latex)
+def _typeset(original: str, latex: str, display: bool, source: str, where: str) -> str:
+    """The formula as MathML in arithmatex's element; one latex2mathml cannot read is
+    reported as page:line (`source`: the page's Markdown) and left as `original`."""
+    latex = html.unescape(latex)
     try:
-        return to_mathml(latex, display)
+        math = to_mathml(latex, display)
     except MathError as e:
         found = source.find(latex.strip())
         line = source.count("\n", 0, found) + 1 if found >= 0 else "?"
-        problems.append(f"{where}:{line}: LaTeX error in `{latex.strip()}`: {e}")
-        return None
+        log.warning(f"{where}:{line}: LaTeX error in `{latex.strip()}`: {e}")
+        return original
+    tag = "div" if display else "span"
+    return f'<{tag} class="arithmatex">{math}</{tag}>'
 
 
-def page_html(text: str, source: str, where: str, problems: list) -> str:
-    """MathML for arithmatex's marks in a page's HTML; `source` is the page's Markdown."""
-    def sub(m):
-        math = _typeset(m.group(2), m.group(1) == "div", source, where, problems)
-        return m.group(0) if math is None else f'<{m.group(1)} class="arithmatex">{math}</{m.group(1)}>'
+MARKED = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', re.S)
 
-    return MARKED.sub(sub, text)
+
+def page_html(text: str, source: str, where: str) -> str:
+    """MathML for arithmatex's marks in a page's HTML."""
+    return MARKED.sub(lambda m: _typeset(m.group(0), m.group(2), m.group(1) == "div", source, where), text)
 
 
 # nbconvert's page: `$$…$$` and `$…$` as text, outside code, scripts, styles and the code
@@ -73,32 +81,19 @@ NOTEBOOK_MATH = re.compile(r'<(pre|code|script|style)\b.*?</\1>|<div class="clip
 NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
 
 
-def notebook_html(text: str, source: str, where: str, problems: list) -> str:
+def notebook_html(text: str, source: str, where: str) -> str:
     """MathML for the formulas of an executed notebook's page; nbconvert's MathJax loader (an
     empty URL here: mkdocs-jupyter's default) goes."""
     def sub(m):
         if m.group(2) is None and m.group(3) is None:
             return m.group(0)
         display = m.group(2) is not None
-        math = _typeset(m.group(2) if display else m.group(3), display, source, where, problems)
-        tag = "div" if display else "span"
-        return m.group(0) if math is None else f'<{tag} class="arithmatex">{math}</{tag}>'
+        return _typeset(m.group(0), m.group(2) if display else m.group(3), display, source, where)
 
     return NOTEBOOK_MATH.sub(sub, NBCONVERT_MATHJAX.sub("", text))
 
 
 # ---- the MkDocs hook (mkdocs.yml `hooks:`): every page's formulas, as each page is built ----
-
-import logging  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-# mkdocs restores sys.path after loading a hook, so import what we need now.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tools.pages import docs_pages  # noqa: E402
-
-log = logging.getLogger("mkdocs.hooks")  # under "mkdocs": a strict build fails on its warnings
-
 
 def on_page_content(text, page, config, files):
     notebook = page.file.src_uri.endswith(".ipynb")
@@ -106,9 +101,5 @@ def on_page_content(text, page, config, files):
     if notebook:  # its formulas come from its chapter's page: report that page's line
         lang, _, rest = page.file.src_uri.partition(f"/{docs_pages.NOTEBOOKS}/")
         src = docs_pages.DOCS / lang / Path(rest).with_suffix(".md")
-    problems = []
     source = src.read_text(encoding="utf-8") if src.exists() else ""
-    text = (notebook_html if notebook else page_html)(text, source, docs_pages.rel(src), problems)
-    for problem in problems:
-        log.warning(problem)
-    return text
+    return (notebook_html if notebook else page_html)(text, source, docs_pages.rel(src))

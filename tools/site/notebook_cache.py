@@ -24,18 +24,19 @@ moves the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import jinja2
 
 from tools import facts
+from tools.pages.generated import write_atomically
 
 log = logging.getLogger("mkdocs.hooks.notebook_cache")
 VIEWS = ".cache/notebook-views"
@@ -70,16 +71,6 @@ def renderer_fingerprint() -> str:
     return h.hexdigest()
 
 
-def view_key(fingerprint: str, kind: str, nb_path, args, kwargs, kernel_lang) -> str:
-    h = hashlib.sha256(f"{fingerprint}\0{kind}\0{Path(nb_path).name}\0".encode())
-    h.update(Path(nb_path).read_bytes())
-    # kernel_lang: mkdocs-jupyter's module global, kept from the previous notebook when a
-    # notebook names no language; it picks the highlighter, so it is part of the input
-    call = {"args": args, "kwargs": kwargs, "kernel_lang": kernel_lang}
-    h.update(json.dumps(call, sort_keys=True, default=repr).encode())
-    return h.hexdigest()
-
-
 # ---- the cache --------------------------------------------------------------------------
 
 class ViewCache:
@@ -93,7 +84,14 @@ class ViewCache:
         self.hits = self.rendered = 0
 
     def path(self, kind: str, nb_path, args, kwargs, kernel_lang) -> Path:
-        return self.folder / f"{view_key(self.fingerprint, kind, nb_path, args, kwargs, kernel_lang)}.json"
+        """The view's file, named by its key: the renderer, the render, the notebook, the call."""
+        h = hashlib.sha256(f"{self.fingerprint}\0{kind}\0{Path(nb_path).name}\0".encode())
+        h.update(Path(nb_path).read_bytes())
+        # kernel_lang: mkdocs-jupyter's module global, kept from the previous notebook when a
+        # notebook names no language; it picks the highlighter, so it is part of the input
+        call = {"args": args, "kwargs": kwargs, "kernel_lang": kernel_lang}
+        h.update(json.dumps(call, sort_keys=True, default=repr).encode())
+        return self.folder / f"{h.hexdigest()}.json"
 
     def wrap(self, kind: str, render):
         from mkdocs_jupyter import nbconvert2
@@ -102,17 +100,17 @@ class ViewCache:
             path = self.path(kind, nb_path, args, kwargs, nbconvert2.kernel_lang)
             early, lang = self.started.pop(path.name, (None, None))
             if early is not None and early.cancel():  # not begun yet: render it here
-                early = None
+                early = lang = None
             try:
                 entry = json.loads(path.read_text(encoding="utf-8"))
                 os.utime(path)
                 self.hits += 1
             except (OSError, ValueError):
-                if early is not None:
-                    entry = {"view": early.result(), "kernel_lang": lang or nbconvert2.kernel_lang}
-                else:
-                    entry = {"view": render(nb_path, *args, **kwargs), "kernel_lang": nbconvert2.kernel_lang}
-                self._store(path, entry)
+                view = early.result() if early is not None else render(nb_path, *args, **kwargs)
+                entry = {"view": view, "kernel_lang": lang or nbconvert2.kernel_lang}
+                # whole or not at all: another build may read the folder at the same time
+                write_atomically(path, json.dumps(entry, ensure_ascii=False))
+                os.chmod(path, 0o644)  # a plain file's mode, not the temporary file's owner-only one
                 self.rendered += 1
             nbconvert2.kernel_lang = entry["kernel_lang"]  # as the render leaves it
             return entry["view"]
@@ -143,27 +141,12 @@ class ViewCache:
             self.started[name] = (pool.submit(getattr(nbconvert2, kind), nb_path, **kwargs), lang)
         return pool
 
-    def _store(self, path: Path, entry: dict) -> None:
-        """Whole or not at all: another build may read the folder at the same time."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, ensure_ascii=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
     def prune(self, since: float) -> None:
         """Drop the views no build asked for since `since` (a notebook's older contents)."""
         for path in self.folder.glob("*.json"):
-            try:
+            with contextlib.suppress(OSError):  # gone already: another build pruned it
                 if path.stat().st_mtime < since:
                     path.unlink()
-            except OSError:
-                pass
 
 
 # ---- compiled templates shared between nbconvert's exporters -----------------------------

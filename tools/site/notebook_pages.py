@@ -29,8 +29,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.toc import TableOfContents
 
-# mkdocs restores sys.path after loading a hook, so import what we need now.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mkdocs restores sys.path after loading a hook
 from tools import facts  # noqa: E402
 from tools.pages import diagrams  # noqa: E402
 

@@ -19,7 +19,7 @@ only what a reader searches for in the index.
   (`data-search-exclude`, which Material's indexer honours): they were two thirds of its
   bytes, outputs match nothing a reader looks for, and the names a reader searches for
   (`DataLoader`, `state_dict`) are in the prose and headings that explain the code, which
-  stay. Executed notebooks are excluded in tools/site/mkdocs_hooks.py.
+  stay. Executed notebooks are excluded in tools/site/notebook_pages.py.
 """
 
 from __future__ import annotations
@@ -125,9 +125,9 @@ def languages(config) -> tuple[str, list[str]]:
     return next(lang.locale for lang in langs if lang.default), [lang.locale for lang in langs]
 
 
-def language_of(location: str, default: str, others: list[str]) -> str:
-    first = location.split("/", 1)[0]
-    return first if first in others else default
+def language_of(location: str, default: str, langs: list[str]) -> str:
+    first = location.split("/", 1)[0]  # the default language is at the root, the others in a folder
+    return first if first in langs else default
 
 
 KEYWORDS = {"keywords": {"boost": 3000.0}}  # above a heading: the glossary names the section that teaches a term
@@ -162,26 +162,22 @@ def keywords(docs: list[dict], default: str) -> dict[str, dict[str, str]]:
     return {lang: {loc: " ".join(words) for loc, words in m.items()} for lang, m in out.items()}
 
 
-def split(site: Path, default: str, langs: list[str], sep: str) -> dict[str, Path]:
+def split(site: Path, default: str, langs: list[str], sep: str) -> None:
     merged = json.loads((site / INDEX).read_text(encoding="utf-8"))
     # `mkdocs serve` hands the default language's pages to the search plugin twice: keep one
     seen: set[str] = set()
     merged["docs"] = [d for d in merged["docs"] if not (d["location"] in seen or seen.add(d["location"]))]
-    others = [lang for lang in langs if lang != default]
-    if {language_of(d["location"], default, others) for d in merged["docs"]} != set(langs):
-        return {}  # mkdocs-static-i18n's inner build of one language: the merged index comes later
+    if {language_of(d["location"], default, langs) for d in merged["docs"]} != set(langs):
+        return  # mkdocs-static-i18n's inner build of one language: the merged index comes later
     taught = keywords(merged["docs"], default)
-    written = {}
     for lang in langs:
         docs = [{**d, "keywords": taught[lang][d["location"]]} if d["location"] in taught[lang] else d
-                for d in merged["docs"] if language_of(d["location"], default, others) == lang]
+                for d in merged["docs"] if language_of(d["location"], default, langs) == lang]
         config = {**merged["config"], "lang": [lang], "separator": sep}
         index = {"config": {**config, "fields": {**config["fields"], **KEYWORDS}}, "docs": docs}
-        path = site / LANG_INDEX.format(lang=lang)
-        path.write_text(json.dumps(index, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        written[lang] = path
+        text = json.dumps(index, ensure_ascii=False, separators=(",", ":"))
+        (site / LANG_INDEX.format(lang=lang)).write_text(text, encoding="utf-8")
     (site / INDEX).unlink()
-    return written
 
 
 def patch_bundle(site: Path) -> None:
