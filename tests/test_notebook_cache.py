@@ -70,7 +70,7 @@ def other_render_options(notebook, tmp_path, monkeypatch):
 def another_renderer_version(notebook, tmp_path, monkeypatch):
     """pip installing another nbconvert replaces its metadata folder; the key reads those."""
     (tmp_path / "site-packages" / "nbconvert-99.0.0.dist-info").mkdir(parents=True)
-    monkeypatch.syspath_prepend(str(tmp_path / "site-packages"))
+    monkeypatch.setattr(facts, "IMPORT_PATH", [str(tmp_path / "site-packages"), *facts.IMPORT_PATH])
     return OPTIONS, None
 
 

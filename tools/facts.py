@@ -54,14 +54,14 @@ def torch_minor() -> str:
 
 # The import path as the process began: `import setuptools` (torch.compile does) later adds its
 # vendored packages' folder, whose metadata would change the keys partway through a test session.
-_STARTING_PATH = list(sys.path)
+IMPORT_PATH = list(sys.path)
 
 
 def installed() -> list[str]:
     """Every installed distribution with its version, as its metadata folder names it
     ("nbconvert-7.17.2.dist-info"): a listing per import folder, not a read per package.
     Part of the keys of what we cache (notebook views, chapter runs, the tests' script runs)."""
-    return sorted(name for folder in _STARTING_PATH if os.path.isdir(folder)
+    return sorted(name for folder in IMPORT_PATH if os.path.isdir(folder)
                   for name in os.listdir(folder) if name.endswith((".dist-info", ".egg-info")))
 
 
