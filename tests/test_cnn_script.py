@@ -23,9 +23,10 @@ SENTINEL = b"an older file that must survive\n"
 FINAL = re.compile(r"^test accuracy (\d\.\d{4}) \((\d+)/359\) after 10 epochs, [\d.]+ s$", re.M)
 
 
+# timeout: a hang guard, not a budget (with every cache cold, at load 10, export.py took over 120 s)
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
 
 
 def start_in_background(tmp: Path):

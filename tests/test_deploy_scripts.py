@@ -27,9 +27,10 @@ EXPORTED = ["digits.onnx", "digits.pt2", "sample.csv", "sample.npy"]
 LINE = re.compile(r"^image (\d+): digit (\d) \(probability (\d\.\d{3})\)$")
 
 
+# timeout: a hang guard, not a budget (with every cache cold, at load 10, export.py took over 120 s)
 def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(DEPLOY / script), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
 
 
 def start_in_background(tmp: Path) -> dict:

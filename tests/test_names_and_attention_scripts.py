@@ -42,9 +42,10 @@ FAMILIES = {"names": Family("names.pt", 0.5, {}), "attention": Family("attention
 SCRIPTS = {"names": ["train", "predict"], "attention": ["train", "predict", "train_generator", "sample", "bench_sdpa"]}
 
 
+# timeout: a hang guard, not a budget (with every cache cold, at load 10, export.py took over 120 s)
 def run(family: str, cwd: Path, script: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "snippets" / family / script), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
 
 
 def start_in_background(tmp: Path):
