@@ -75,8 +75,10 @@ class Jobs:
 
     def publish(self):
         from tools.checks import publish_local  # not on the GPU machine's path: it needs MkDocs
+        from tools.run import chapter_cache
 
-        return self.start("publish", publish_local.publish)
+        # kept like a chapter's run, and so shared with make test's other process
+        return self.start("publish", publish_local.kept if chapter_cache.folder() else publish_local.publish)
 
     def module(self, node):
         mark = node.get_closest_marker("background")
@@ -153,7 +155,12 @@ def uses(item, fixture: str) -> bool:
     return fixture in getattr(item, "fixturenames", ())
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects
 def pytest_collection_modifyitems(items):
+    for item in items:  # `browser`: the tests make test runs in its second process (Makefile)
+        if uses(item, "browser"):
+            item.add_marker(pytest.mark.browser)
+
     def rank(item):
         if uses(item, "chapter_runs"):
             return 3

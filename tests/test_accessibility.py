@@ -47,7 +47,7 @@ def start_in_background(folder: Path):
     return www, proc, out, folder / "axe.log"
 
 
-pytestmark = [pytest.mark.browser, pytest.mark.background(start=start_in_background)]
+pytestmark = pytest.mark.background(start=start_in_background)
 @pytest.fixture(scope="module")
 def report(started_here, published):
     www, proc, out, log = started_here

@@ -26,7 +26,6 @@ from tools.checks import page_budget, publish_local, search_check
 from tools.pages.docs_pages import DOCS, ROOT, pages
 from tools.pages.docs_pages import url as url_of
 
-pytestmark = pytest.mark.browser
 OLDER = publish_local.OLDER
 VERSION = facts.torch_minor()
 SHOTS = ROOT / "build" / "screenshots"

@@ -65,13 +65,16 @@ def installed() -> list[str]:
                   for name in os.listdir(folder) if name.endswith((".dist-info", ".egg-info")))
 
 
-def copy_checkout(dest: Path) -> Path:
-    """The working tree as a clone would have it (tracked and new files, not ignored), copied
-    to dest: what the publish steps and the benchmarks build from."""
+def checkout_files() -> list[str]:
+    """The working tree as a clone would have it: tracked and new files, not ignored."""
     names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, names):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
+    return [name for name in names if name and (ROOT / name).is_file()]
+
+
+def copy_checkout(dest: Path) -> Path:
+    """checkout_files() copied to dest: what the publish steps and the benchmarks build from."""
+    for name in checkout_files():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
     return dest

@@ -15,6 +15,8 @@ then unpacked under www/<site path>/ and can be served as GitHub Pages serves it
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -25,9 +27,10 @@ import time
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 
 from tools.browser import serve
-from tools.facts import LATEST, PUBLISHED, ROOT, copy_checkout, site_path, torch_minor
+from tools.facts import LATEST, PUBLISHED, ROOT, checkout_files, copy_checkout, installed, site_path, torch_minor
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 DOCS_ONLY = Path(__file__).with_name("docs_only")
@@ -96,10 +99,44 @@ def seed_older_version(tmp: Path, remote: Path) -> None:
 
 def fresh_folder() -> Path:
     PUBLISHED.mkdir(parents=True, exist_ok=True)
-    for old in PUBLISHED.glob("run-*"):  # earlier sessions' runs; one still in use is younger
-        if time.time() - old.stat().st_mtime > 3600 and old.resolve() != LATEST.resolve():
-            shutil.rmtree(old, ignore_errors=True)
+    prune()
     return Path(tempfile.mkdtemp(prefix="run-", dir=PUBLISHED))
+
+
+def prune() -> None:
+    """Earlier runs after an hour (one still in use is younger), but for the three kept publishes
+    used last and the one `latest` names."""
+    used = sorted(PUBLISHED.glob("kept-*/published.json"), key=lambda f: f.stat().st_mtime)
+    keep = {f.parent for f in used[-3:]} | {LATEST.resolve()}
+    for old in [*PUBLISHED.glob("run-*"), *PUBLISHED.glob("kept-*")]:
+        if old.is_dir() and old not in keep and time.time() - old.stat().st_mtime > 3600:
+            shutil.rmtree(old, ignore_errors=True)
+            Path(f"{old}.lock").unlink(missing_ok=True)
+
+
+def inputs_key() -> str:
+    """Everything the publish reads: the files a clone has, the interpreter, the installed packages."""
+    h = hashlib.sha256("\n".join([sys.version, *installed()]).encode())
+    for name in checkout_files():
+        h.update(f"\0{name}\0".encode() + (ROOT / name).read_bytes())
+    return h.hexdigest()[:24]
+
+
+def kept() -> dict:
+    """publish() once per set of inputs, into build/publish/kept-<key>: the other test process of
+    `make test` waits on the lock and takes it, and so does the next session if nothing changed."""
+    PUBLISHED.mkdir(parents=True, exist_ok=True)
+    out = PUBLISHED / f"kept-{inputs_key()}"
+    done = out / "published.json"
+    with FileLock(f"{out}.lock"):
+        if not done.exists():
+            result = publish(out)
+            done.write_text(json.dumps({k: str(v.relative_to(out)) if isinstance(v, Path) else v
+                                        for k, v in result.items()}), encoding="utf-8")
+        os.utime(done)
+        point_latest_at(out)
+    prune()
+    return {k: out / v if k in PATHS else v for k, v in json.loads(done.read_text(encoding="utf-8")).items()}
 
 
 def publish(out: Path | None = None) -> dict:
@@ -154,11 +191,18 @@ def publish(out: Path | None = None) -> dict:
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     shutil.rmtree(tmp, ignore_errors=True)
     if out.parent == PUBLISHED:
-        link = PUBLISHED / f".latest-{os.getpid()}"
-        link.symlink_to(out.name)
-        os.replace(link, LATEST)
+        point_latest_at(out)
     return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote,
             "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}
+
+
+PATHS = ("www", "site", "remote", "notebook_views")  # publish()'s result: these are folders in `out`
+
+
+def point_latest_at(out: Path) -> None:
+    link = PUBLISHED / f".latest-{os.getpid()}"
+    link.symlink_to(out.name)
+    os.replace(link, LATEST)
 
 
 def main(argv: list[str] | None = None) -> int:
