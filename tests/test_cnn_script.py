@@ -29,16 +29,16 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def start_in_background(tmp: Path):
-    """The default settings plus --save: the one real training run of this file
-    (tests/conftest.py starts it in the background when a test needs it)."""
-    return tmp, run(tmp, "--save", "cnn.pt")
+def start_in_background(tmp: Path) -> dict:
+    """The file's real training runs, each in a folder of its own: the default settings plus
+    --save, and one epoch with --augment (tests/conftest.py runs them in the background)."""
+    for name in ("default", "augmented"):
+        (tmp / name).mkdir()
+    return {"folder": tmp / "default", "default": run(tmp / "default", "--save", "cnn.pt"),
+            "augmented": run(tmp / "augmented", "--augment", "--epochs", "1", "--device", "cpu")}
 
 
-pytestmark = pytest.mark.background(start=start_in_background, cache=True)  # tests/conftest.py runs it in the background
-@pytest.fixture(scope="module")
-def default_run(started_here):
-    return started_here
+pytestmark = pytest.mark.background(start=start_in_background, cache=True)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,8 @@ def script():
     return scripts.import_script(SCRIPT)
 
 
-def test_default_run_learns_and_saves_the_weights(default_run, script):
-    cwd, proc = default_run
+def test_default_run_learns_and_saves_the_weights(started_here, script):
+    cwd, proc = started_here["folder"], started_here["default"]
     assert proc.returncode == 0, proc.stderr
     assert len(re.findall(r"^epoch +\d+/10 ", proc.stdout, re.M)) == 10, proc.stdout
     m = FINAL.search(proc.stdout)
@@ -111,13 +111,10 @@ def test_more_bad_arguments(script, tmp_path, monkeypatch, capsys, argv, argumen
     assert list(tmp_path.iterdir()) == []
 
 
-def test_augmented_training_runs(script, capsys):
-    threads = torch.get_num_threads()
-    try:
-        assert script.main(["--augment", "--epochs", "1", "--device", "cpu"]) == 0
-    finally:
-        torch.set_num_threads(threads)  # main() sets the thread count of this process
-    out = capsys.readouterr().out
+def test_augmented_training_runs(started_here):
+    proc = started_here["augmented"]
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
     assert "augmentation on" in out and re.search(r"^test accuracy 0\.\d{4} \(\d+/359\) after 1 epoch,", out, re.M)
 
 

@@ -23,12 +23,23 @@ BAD = [(["--workers", "0"], "--workers: must be 1 or more, got 0"),
        (["--delay", "5"], "--delay: must be between 0 and 1 seconds, got 5.0")]
 
 
-def test_bad_arguments_stop_the_process_with_one_error_line(tmp_path):
+def start_in_background(tmp: Path) -> dict:
+    """The two runs of the script as a reader starts it (a process each: torch's import takes
+    seconds), kept like a chapter's run while nothing they read changes (tests/conftest.py)."""
+    def run(*args):
+        return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=tmp, env=ENV,
+                              capture_output=True, text=True, timeout=300)
+
+    return {"bad": run(*BAD[0][0]), "one worker": run("--workers", "1", "--items", "8", "--times")}
+
+
+pytestmark = pytest.mark.background(start=start_in_background, cache=True)
+
+
+def test_bad_arguments_stop_the_process_with_one_error_line(started_here):
     """As a reader meets it, once; the other cases in-process below: the same main(), no torch
     import each."""
-    args, named = BAD[0]
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=tmp_path, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+    proc, named = started_here["bad"], BAD[0][1]
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and named in errors[0], proc.stderr
@@ -47,11 +58,10 @@ def test_bad_arguments_stop_with_one_error_line(tmp_path, monkeypatch, capsys, a
     assert out == "" and not any(tmp_path.iterdir())
 
 
-def test_one_worker_cannot_read_at_the_same_time_as_itself(tmp_path):
+def test_one_worker_cannot_read_at_the_same_time_as_itself(started_here):
     """The page's "at the same time: True" must be able to say False: with one worker no two
     processes read, and --times adds the (varying) epoch times."""
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--workers", "1", "--items", "8", "--times"],
-                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
+    proc = started_here["one worker"]
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[:3] == ["same data: True", "0 workers, read by the main process: True",

@@ -139,14 +139,24 @@ def test_every_figure_is_saved_by_its_page_and_shown_in_both_languages():
             assert f"figures/{chapter}/{png.name})" in text, f"{page.relative_to(ROOT)} does not show {png.name}"
 
 
-def test_a_reader_can_run_one_page_with_pytest_codeblocks():
-    # `make test` runs the pages through tools/run/runner.py; a reader runs one page this way.
+READER_PAGE = "docs/ko/tensors.md"
+
+
+def reader_run(folder):
+    """`make test` runs the pages through tools/run/runner.py; a reader runs one page this way
+    (a pytest of its own: started in the background, tests/conftest.py)."""
     import subprocess
     import sys
 
-    page = "docs/ko/tensors.md"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--codeblocks", page, "-q", "-p", "no:cacheprovider"],
+    return subprocess.run([sys.executable, "-m", "pytest", "--codeblocks", READER_PAGE, "-q", "-p", "no:cacheprovider"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+pytestmark = pytest.mark.background(start=reader_run)
+
+
+def test_a_reader_can_run_one_page_with_pytest_codeblocks(started_here):
+    proc = started_here
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    units = len(all_units(DOCS / "ko" / "tensors.md"))
+    units = len(all_units(ROOT / READER_PAGE))
     assert re.search(rf"^{units} passed", proc.stdout, re.M), proc.stdout[-500:]

@@ -4,9 +4,8 @@ them), and runnable in a real Jupyter kernel the way Colab runs them."""
 
 from __future__ import annotations
 
-import tempfile
-
 import nbformat
+import pytest
 
 from tools.pages import make_notebooks
 from tools.run import no_network
@@ -32,13 +31,21 @@ def test_every_chapter_with_code_has_notebooks_that_validate():
         assert "install" in install.metadata.get("tags", []) and "%pip install" in install.source, rel(path)
 
 
-def test_a_notebook_runs_in_a_jupyter_kernel_with_its_stored_outputs():
+def run_in_a_kernel(folder):
+    """IN_A_KERNEL, its install cell left out, executed in a real kernel (in the background:
+    tests/conftest.py)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(IN_A_KERNEL, as_version=4)
     nb.cells = [c for c in nb.cells if make_notebooks.INSTALL_TAG not in c.metadata.get("tags", [])]
     env = no_network.guarded_env(MPLBACKEND="Agg")  # the kernel runs with the tests' network guard
-    with tempfile.TemporaryDirectory() as workdir:
-        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False,
-                       resources={"metadata": {"path": workdir}}).execute(env=env)
-    assert make_notebooks.printed(nb) == make_notebooks.stored_outputs(IN_A_KERNEL)
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False,
+                   resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    return nb
+
+
+pytestmark = pytest.mark.background(start=run_in_a_kernel)
+
+
+def test_a_notebook_runs_in_a_jupyter_kernel_with_its_stored_outputs(started_here):
+    assert make_notebooks.printed(started_here) == make_notebooks.stored_outputs(IN_A_KERNEL)

@@ -128,14 +128,20 @@ def test_scripts_started_by_the_runner_are_offline_too():
     assert proc.returncode != 0 and "network access blocked" in proc.stderr and "example.org" in proc.stderr
 
 
-def test_require_cuda_refuses_to_pass_without_cuda():
+def require_cuda_run(folder):
+    """make test-gpu's pytest on one chapter (a pytest of its own: in the background, tests/conftest.py)."""
+    return subprocess.run([sys.executable, "-m", "pytest", "tests/test_chapters.py", "-q", "-k", "intro"],
+                          cwd=ROOT, env=dict(os.environ, REQUIRE_CUDA="1"), capture_output=True, text=True, timeout=300)
+
+
+pytestmark = pytest.mark.background(start=require_cuda_run)
+
+
+def test_require_cuda_refuses_to_pass_without_cuda(started_here):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: this checks the refusal on CPU-only machines")
-    env = dict(os.environ, REQUIRE_CUDA="1")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_chapters.py", "-q", "-k", "intro"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0 and "REQUIRE_CUDA=1" in proc.stderr + proc.stdout
+    assert started_here.returncode != 0 and "REQUIRE_CUDA=1" in started_here.stderr + started_here.stdout
 
 
 @pytest.fixture
