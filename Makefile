@@ -64,13 +64,13 @@ browser: $(STAMP)
 	      { echo "error: no Chromium found: install Debian's chromium package or set CHROMIUM=/path/to/chromium"; exit 1; }; \
 	  fi; }
 
-# Two pytest runs side by side: the Chromium tests (-m browser, in two pytest-xdist workers: they
-# mostly wait on the browser) and the rest (one process: its jobs, tests/conftest.py, keep the
-# cores busy). All take the one publish (tools/checks/publish_local.kept); the Chromium run's
-# report follows the other's. `$(PY) -m pytest` runs everything in one process.
+# Two pytest processes side by side: the Chromium tests (-m browser: mostly waiting on the
+# browser) and the rest (whose background jobs, tests/conftest.py, keep the cores busy). Both take
+# the one publish (tools/checks/publish_local.kept); the Chromium run's report follows the
+# other's. `$(PY) -m pytest` runs everything in one process.
 test: $(STAMP) browser $(AXE)
 	@mkdir -p build
-	@$(PY) -m pytest -m browser -n 2 -p no:cacheprovider > build/test-browser.log 2>&1 & browser=$$!; \
+	@$(PY) -m pytest -m browser -p no:cacheprovider > build/test-browser.log 2>&1 & browser=$$!; \
 	  $(PY) -m pytest -m "not browser"; rest=$$?; wait $$browser; chromium=$$?; \
 	  echo "==== the Chromium tests (pytest -m browser), run beside the others: build/test-browser.log ===="; \
 	  cat build/test-browser.log; [ $$rest = 0 ] && [ $$chromium = 0 ]

@@ -8,7 +8,8 @@ test file runs alone (`.venv/bin/pytest tests/test_site.py` pays only for the bu
 |------------------------|------------------------------------------------------|----------------|
 | chapters               | the selected chapters' one run (tools/run/runner.py; | `chapter_runs` |
 |                        | unchanged ones from tools/run/chapter_cache.py)      |                |
-| publish                | the CI publish job's steps (tools/checks/publish_local.py)  | `published`    |
+| publish                | the CI publish job's steps (tools/checks/publish_local.py), | `published`    |
+|                        | once per set of inputs, kept in build/publish/kept-* |                |
 | <test module>          | its `pytestmark = pytest.mark.background(start=fn)`: | `started_here` |
 |                        | `fn(folder)`, e.g. a script's training run; with     |                |
 |                        | `published=True`, `fn(folder, the publish)`; with    |                |
@@ -18,14 +19,19 @@ A job with `cache=True` (a script's training runs) is kept in .cache/chapter-run
 key of everything the chapters' key holds besides a page (tools/run/chapter_cache.py: the
 hand-written scripts, the runner, the packages, the CPU) and its test file; the next session
 takes its result and files from there, and the tests check them again. An entry whose tests
-failed is dropped, so the next session runs the job again; CHAPTER_CACHE=off runs every job.
+failed is dropped, so the next session runs the job again; CHAPTER_CACHE=off runs every job
+and publishes anew.
 
-The chapters and the publish start together at the start of the run; a job on the publish
-starts beside them and waits for it; the modules' other jobs go one after another in a lane
-of their own once the build is done (Chromium and the axe audit need it). The
+The chapters and the publish start together at the start of the run; the jobs on the publish
+start beside them and wait for it; the modules' other jobs go one after another in a lane
+of their own once the build is done (the build has a core to itself meanwhile). The
 tests that wait for nothing run first, then the build's readers, the modules with a job, and
 the chapters last (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for
 the other jobs, then removes their folder.
+
+Every test that takes the `browser` fixture is marked `browser`: `make test` runs those in a
+second pytest process beside the rest (`-m browser` and `-m "not browser"`, Makefile). Both
+take the same publish: the first waits on its lock and builds it, the other then takes it.
 """
 
 import shutil
@@ -43,7 +49,7 @@ STOP = threading.Event()  # set on Ctrl-C: the chapters' run kills its processes
 class Jobs:
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="test-jobs-"))
-        self.pool = ThreadPoolExecutor(max_workers=3)  # the chapters, the publish, a job on the publish
+        self.pool = ThreadPoolExecutor(max_workers=4)  # the chapters, the publish, the jobs on the publish
         self.lane = ThreadPoolExecutor(max_workers=1)  # the modules' jobs, after the publish
         self.started: dict[str, Future] = {}
         self.took: dict[str, tuple[float, float]] = {}  # name: (start, end) seconds after the session's start

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -572,3 +573,38 @@ def test_a_kept_job_gives_back_its_result_and_files_in_the_new_folder(tmp_path):
     assert chapter_cache.load_job(cache, "job", "k2", tmp_path / "other") == (False, None)
     chapter_cache.drop_job(cache, "job", "k1")
     assert chapter_cache.load_job(cache, "job", "k1", tmp_path / "again") == (False, None)
+
+
+def test_the_publish_is_made_once_per_set_of_inputs_and_the_three_last_are_kept(tmp_path, monkeypatch):
+    """publish_local.kept (make test's two processes and the next session take one publish): the
+    same inputs publish once and give the same folders; other inputs publish anew; `latest`
+    names the one taken last; of the kept publishes, the three used last stay."""
+    from tools.checks import publish_local
+
+    made = []
+
+    def publish(out):  # a stand-in for the CI job's steps: the folders publish() returns
+        made.append(out.name)
+        for name in ("www", "views"):
+            (out / name).mkdir(parents=True)
+        return {"ran": ["build"], "www": out / "www", "notebook_views": out / "views"}
+
+    keys = iter(["a", "a", "b", "c", "d", "e"])
+    monkeypatch.setattr(publish_local, "PUBLISHED", tmp_path)
+    monkeypatch.setattr(publish_local, "LATEST", tmp_path / "latest")
+    monkeypatch.setattr(publish_local, "publish", publish)
+    monkeypatch.setattr(publish_local, "inputs_key", lambda: next(keys))
+    first, again = publish_local.kept(), publish_local.kept()
+    assert made == ["kept-a"] and first == again == {
+        "ran": ["build"], "www": tmp_path / "kept-a" / "www", "notebook_views": tmp_path / "kept-a" / "views"}
+    for _ in "bcde":
+        publish_local.kept()
+        time.sleep(0.01)  # a later modification time for "used last"
+    assert made == ["kept-a", "kept-b", "kept-c", "kept-d", "kept-e"]
+    assert (tmp_path / "latest").resolve() == tmp_path / "kept-e"
+    old = time.time() - 7200  # prune() leaves alone what is younger than an hour (another process's)
+    for folder in tmp_path.glob("kept-*"):
+        os.utime(folder, (old, old))
+    publish_local.prune()
+    assert sorted(p.name for p in tmp_path.glob("kept-*")) == [
+        "kept-c", "kept-c.lock", "kept-d", "kept-d.lock", "kept-e", "kept-e.lock"]
