@@ -136,21 +136,22 @@ def tab(browser, served):
     context.close()
 
 
-ALL = pages("ko") + pages("en")
 # In the browser, one page of each kind (tests/test_site.py checks every page's HTML): the
-# homes, a chapter with figures, one with a drawn diagram, one with annotations and tabs,
-# and executed-notebook views (nbconvert's page would import Mermaid from a CDN).
+# homes, chapters with figures, a drawn diagram, annotations and tabs, a how-to, and
+# executed-notebook views (nbconvert's page would import Mermaid from a CDN).
 IN_THE_BROWSER = [DOCS / p for p in (
-    "ko/index.md", "en/index.md", "ko/linear-regression.md", "en/gpu-distributed.md", "ko/tensors.md",
-    "ko/notebooks/rnn.ipynb", "en/notebooks/how-to/data.ipynb")]
+    "ko/index.md", "en/index.md", "ko/linear-regression.md", "en/gpu-distributed.md", "ko/tensors.md", "ko/cnn.md",
+    "en/how-to/data.md", "ko/notebooks/intro.ipynb", "ko/notebooks/rnn.ipynb", "en/notebooks/how-to/data.ipynb")]
 
 
-@pytest.mark.parametrize("url", [url_of(p) for p in IN_THE_BROWSER],
-                         ids=[str(p.relative_to(DOCS)) for p in IN_THE_BROWSER])
-def test_page_loads_clean(tab, served, url):
+@pytest.mark.parametrize("page", IN_THE_BROWSER, ids=[str(p.relative_to(DOCS)) for p in IN_THE_BROWSER])
+def test_page_loads_clean_and_downloads_its_own_language_index_only(tab, served, page):
     base, _ = served
-    tab.goto(f"{base}{VERSION}/{url}", wait_until="networkidle")
+    fetched = []
+    tab.on("request", lambda r: "/search/" in r.url and fetched.append(r.url.rsplit("/", 1)[-1]))
+    browser_tools.open_settled(tab, f"{base}{VERSION}/{url_of(page)}")
     assert tab.locator("article h1").count() == 1
+    assert fetched == [f"search_index.{page.relative_to(DOCS).parts[0]}.json"], fetched
     assert not tab.errors, tab.errors
     assert not tab.foreign, f"requests to other hosts: {tab.foreign}"
 
@@ -196,21 +197,6 @@ def test_every_query_finds_its_teaching_page_and_nothing_in_the_other_language(s
     assert all(r["index"] == f"search/search_index.{lang}.json" for r in mine.values())
     misses = [line for line in search_check.report(mine) if line.startswith("  miss")]
     assert not misses, "\n".join(misses)
-
-
-@pytest.mark.parametrize("path, lang", [("", "ko"), ("cnn/", "ko"), ("en/", "en"), ("en/how-to/data/", "en"),
-                                        ("notebooks/intro/", "ko")])
-def test_a_page_downloads_its_own_language_index_only(tab, served, path, lang):
-    base, _ = served
-    fetched = []
-    tab.on("request", lambda r: "/search/" in r.url and fetched.append(r.url.rsplit("/", 1)[-1]))
-    # Material asks for the index once its bundle has run; under load that came after a
-    # 500 ms network pause, so wait for the request itself, then for the network to settle.
-    with tab.expect_request(lambda r: "/search/search_index" in r.url):
-        tab.goto(f"{base}{VERSION}/{path}")
-    tab.wait_for_load_state("networkidle")
-    assert fetched == [f"search_index.{lang}.json"], fetched
-    assert not tab.errors and not tab.foreign, (tab.errors, tab.foreign)
 
 
 @pytest.mark.parametrize("path, query, expected", [("", "자동미분", "autograd/"),
