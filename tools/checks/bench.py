@@ -3,7 +3,7 @@
     python -m tools.checks.bench [PAGE ...]          compute per chapter and script (one chapter
                                                      at a time with every core: the bare compute)
     python -m tools.checks.bench --site --suite      make bench: every chapter, the site's times
-                                                     below, and the test suite's wall time (with
+                                                     below, and `make test`'s wall time (with
                                                      CHAPTER_CACHE=off, against that compute: the
                                                      overhead; else unchanged chapters come cached)
 
@@ -162,10 +162,9 @@ def chapters_report(runs: dict, wall: float, site: bool, suite: bool) -> None:
     build = site_report() if site else 0.0  # builds (executing no notebook), `make serve`, an edit
     if suite:
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
-                              capture_output=True, text=True)
+        proc = subprocess.run(["make", "--no-print-directory", "test"], cwd=ROOT, capture_output=True, text=True)
         suite_wall = time.perf_counter() - start
-        print(f"{'test suite (pytest, as make test runs it): wall':<62}{suite_wall:>11.2f}"
+        print(f"{'test suite (make test): wall':<62}{suite_wall:>11.2f}"
               + ("" if proc.returncode == 0 else "  (it FAILED)"))
         # tests/conftest.py's line: how many chapters ran and how many came from tools/run/chapter_cache.py
         print(next((line for line in proc.stdout.splitlines() if line.startswith("chapters: ")), ""))
