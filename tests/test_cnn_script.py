@@ -5,28 +5,18 @@ any work, with one `error:` line that names the argument and exit status 2."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from tools.run import scripts
-from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "cnn" / "train.py"
-ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/run/no_network.py)
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 SENTINEL = b"an older file that must survive\n"
 FINAL = re.compile(r"^test accuracy (\d\.\d{4}) \((\d+)/359\) after 10 epochs, [\d.]+ s$", re.M)
-
-
-# timeout: a hang guard, not a budget (with every cache cold, at load 10, export.py took over 120 s)
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=300)
 
 
 def start_in_background(tmp: Path) -> dict:
@@ -34,8 +24,9 @@ def start_in_background(tmp: Path) -> dict:
     --save, and one epoch with --augment (tests/conftest.py runs them in the background)."""
     for name in ("default", "augmented"):
         (tmp / name).mkdir()
-    return {"folder": tmp / "default", "default": run(tmp / "default", "--save", "cnn.pt"),
-            "augmented": run(tmp / "augmented", "--augment", "--epochs", "1", "--device", "cpu")}
+    return {"folder": tmp / "default", "default": scripts.run_script(SCRIPT, "--save", "cnn.pt", cwd=tmp / "default"),
+            "augmented": scripts.run_script(SCRIPT, "--augment", "--epochs", "1", "--device", "cpu",
+                                            cwd=tmp / "augmented")}
 
 
 pytestmark = pytest.mark.background(start=start_in_background, cache=True)

@@ -5,17 +5,14 @@ the argument and exit status 2."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tools.run import no_network, scripts
+from tools.run import scripts
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "snippets" / "debugging" / "loader_workers.py"
-ENV = no_network.guarded_env()
 
 
 BAD = [(["--workers", "0"], "--workers: must be 1 or more, got 0"),
@@ -26,11 +23,8 @@ BAD = [(["--workers", "0"], "--workers: must be 1 or more, got 0"),
 def start_in_background(tmp: Path) -> dict:
     """The two runs of the script as a reader starts it (a process each: torch's import takes
     seconds), kept like a chapter's run while nothing they read changes (tests/conftest.py)."""
-    def run(*args):
-        return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=tmp, env=ENV,
-                              capture_output=True, text=True, timeout=300)
-
-    return {"bad": run(*BAD[0][0]), "one worker": run("--workers", "1", "--items", "8", "--times")}
+    return {"bad": scripts.run_script(SCRIPT, *BAD[0][0], cwd=tmp),
+            "one worker": scripts.run_script(SCRIPT, "--workers", "1", "--items", "8", "--times", cwd=tmp)}
 
 
 pytestmark = pytest.mark.background(start=start_in_background, cache=True)

@@ -18,19 +18,15 @@ import numpy as np
 import pytest
 
 from tools.run import scripts
-from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "snippets" / "deploy"
-ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/run/no_network.py)
 EXPORTED = ["digits.onnx", "digits.pt2", "sample.csv", "sample.npy"]
 LINE = re.compile(r"^image (\d+): digit (\d) \(probability (\d\.\d{3})\)$")
 
 
-# timeout: a hang guard, not a budget (with every cache cold, at load 10, export.py took over 120 s)
 def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(DEPLOY / script), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    return scripts.run_script(DEPLOY / script, *args, cwd=cwd)
 
 
 def start_in_background(tmp: Path) -> dict:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,13 +14,11 @@ import pytest
 import torch
 
 from tools.run import scripts
-from tools.run import no_network
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "snippets" / "digits"
 MAIN = PROJECT / "main.py"
 SENTINEL = b"an older checkpoint that must survive\n"
-ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/run/no_network.py)
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 
 # As a reader meets them: a process that stops before any work. The other bad arguments are
@@ -33,10 +30,8 @@ BAD = {
 EPOCHS = "3"  # the fewest that reach the accuracy below; the page runs 3 too
 
 
-# timeout: a hang guard, not a budget (with every cache cold, at load 10, export.py took over 120 s)
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(MAIN), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    return scripts.run_script(MAIN, *args, cwd=cwd)
 
 
 def final(proc: subprocess.CompletedProcess) -> tuple[float, float]:

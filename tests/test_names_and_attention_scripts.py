@@ -13,7 +13,6 @@ import hashlib
 import math
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -22,10 +21,9 @@ import pytest
 import torch
 
 from tools.pages.docs_pages import units
-from tools.run import no_network, scripts
+from tools.run import scripts
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = no_network.guarded_env()  # one torch thread and the tests' network guard (tools/run/no_network.py)
 NO_CUDA = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
 NAMES = ["Bianchini", "Novotný", "van den Berg"]
 SENTINEL = b"an older checkpoint that must survive\n"
@@ -42,10 +40,8 @@ FAMILIES = {"names": Family("names.pt", 0.5, {}), "attention": Family("attention
 SCRIPTS = {"names": ["train", "predict"], "attention": ["train", "predict", "train_generator", "sample", "bench_sdpa"]}
 
 
-# timeout: a hang guard, not a budget (with every cache cold, at load 10, export.py took over 120 s)
 def run(family: str, cwd: Path, script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "snippets" / family / script), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    return scripts.run_script(ROOT / "snippets" / family / script, *args, cwd=cwd)
 
 
 def start_in_background(tmp: Path):

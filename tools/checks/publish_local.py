@@ -141,7 +141,8 @@ def kept() -> dict:
 
 def publish(out: Path | None = None) -> dict:
     """Run the publish job's steps; return what ran and where gh-pages was unpacked."""
-    if out is None:
+    fresh = out is None  # a folder of its own: `latest` names it when done (kept() names its own)
+    if fresh:
         out = fresh_folder()
     elif out.exists():
         shutil.rmtree(out)
@@ -190,7 +191,7 @@ def publish(out: Path | None = None) -> dict:
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    if out.parent == PUBLISHED:
+    if fresh:
         point_latest_at(out)
     return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote,
             "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}

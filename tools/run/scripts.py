@@ -1,12 +1,26 @@
-"""A reader's script imported in-process by a test, as a notebook would use it (its
-parse_args([...]), its functions); started as a process, it runs under no_network.guarded_env."""
+"""A reader's script as the tests use it: started as a process the way a reader starts it
+(run_script, under no_network.guarded_env), or imported in-process as a notebook would use it
+(its parse_args([...]), its functions)."""
 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+
+from tools.run import no_network
+
+# the environment as the tests began: one torch thread and the tests' network guard
+_GUARDED = no_network.guarded_env()
+
+
+def run_script(path: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python path args` from cwd, its output captured. The timeout is a hang guard, not a
+    budget: with every cache cold, at load 10, deploy's export.py took over 120 s."""
+    return subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=_GUARDED,
+                          capture_output=True, text=True, timeout=300)
 
 
 def import_scripts(folder: Path, *names: str, prefix: str = "") -> dict[str, ModuleType]:
