@@ -10,10 +10,10 @@ saved under build/screenshots/ (the workflow uploads them).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import urllib.request
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -22,7 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tools import facts
 from tools import browser as browser_tools
-from tools.checks import page_budget, publish_local, search_check
+from tools.checks import built_page, page_budget, publish_local, search_check
 from tools.pages.docs_pages import DOCS, ROOT, pages
 from tools.pages.docs_pages import url as url_of
 
@@ -66,37 +66,17 @@ def test_switcher_stays_inside_the_version(served):
             assert urllib.request.urlopen(target).status == 200
 
 
-class Links(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.hrefs, self.ids = [], set()
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if a.get("id"):
-            self.ids.add(a["id"])
-        if tag == "a" and a.get("href"):
-            self.hrefs.append(a["href"])
-        if tag in ("img", "script") and a.get("src"):
-            self.hrefs.append(a["src"])
-        if tag == "link" and a.get("href"):
-            self.hrefs.append(a["href"])
+@functools.cache
+def ids(html: Path) -> set[str]:
+    return set(built_page.parse(html).xpath("//@id"))
 
 
 def test_no_broken_internal_links_or_anchors(served):
     _, www = served
-    broken, parsed = [], {}
-
-    def parse(path: Path) -> Links:
-        path = path.resolve()  # latest/ is mike's link to the version: each page parsed once
-        if path not in parsed:
-            parsed[path] = Links()
-            parsed[path].feed(path.read_text(encoding="utf-8"))
-        return parsed[path]
-
+    broken = []
     for version in (VERSION, "latest"):
         for html in sorted((www / facts.site_path().strip("/") / version).rglob("*.html")):
-            for href in parse(html).hrefs:
+            for href in built_page.parse(html).xpath("//a/@href | //img/@src | //script/@src | //link/@href"):
                 if re.match(r"^(https?:|mailto:|//|data:)", href):
                     continue
                 path, anchor = urldefrag(href)
@@ -108,7 +88,7 @@ def test_no_broken_internal_links_or_anchors(served):
                     target = target / "index.html"
                 if not target.exists():
                     broken.append(f"{html.relative_to(www)}: {href}")
-                elif anchor and target.suffix == ".html" and unquote(anchor) not in parse(target).ids:
+                elif anchor and target.suffix == ".html" and unquote(anchor) not in ids(target):
                     broken.append(f"{html.relative_to(www)}: {href} (no such anchor)")
     assert not broken, "\n".join(broken[:20])
 

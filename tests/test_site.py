@@ -4,18 +4,16 @@ a third-party script). Every page of both languages is checked here, statically.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from tools import facts
 from tools.pages import docs_pages
-from tools.checks import page_budget
+from tools.checks import built_page, page_budget
 from tools.pages.docs_pages import DOCS, ROOT, pages, scan_fences, url
 
 pytestmark = pytest.mark.site
@@ -26,41 +24,8 @@ def site(published):
     return published["site"] / facts.torch_minor()
 
 
-class Page(HTMLParser):
-    """The parts of a built page we check."""
-
-    def __init__(self, text: str):
-        super().__init__()
-        self.lang, self.ids, self.loads, self.alternates = None, [], [], {}
-        self.heading_ids, self.classes = [], []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "html":
-            self.lang = a.get("lang")
-        if tag in ("h1", "h2", "h3", "h4") and a.get("id"):
-            self.heading_ids.append(a["id"])
-        if tag == "script" and a.get("src"):
-            self.loads.append(a["src"])
-        if tag == "link" and a.get("rel") in ("stylesheet", "preload", "icon") and a.get("href"):
-            self.loads.append(a["href"])
-        if tag == "img" and a.get("src"):
-            self.loads.append(a["src"])
-        if tag == "a" and a.get("hreflang"):
-            self.alternates[a["hreflang"]] = a["href"]
-        if a.get("class"):
-            self.classes.append(a["class"])
-
-
 def built(site: Path, page: Path) -> Path:
     return site / url(page) / "index.html"
-
-
-@functools.cache
-def parsed(html_file: Path) -> Page:
-    """A built page parsed once for all the tests that read it (~40 pages x 5 tests)."""
-    return Page(html_file.read_text(encoding="utf-8"))
 
 
 ALL = [p for lang in ("ko", "en") for p in pages(lang)]
@@ -71,13 +36,13 @@ ids = [str(p.relative_to(DOCS)) for p in ALL]
 def test_page_is_built_in_its_language(site, page):
     html = built(site, page)
     assert html.exists(), f"{page.relative_to(ROOT)} was not built to {html.relative_to(site)}"
-    assert parsed(html).lang == page.relative_to(DOCS).parts[0]
+    assert built_page.parse(html).get("lang") == page.relative_to(DOCS).parts[0]
 
 
 @pytest.mark.parametrize("page", ALL, ids=ids)
 def test_language_switcher_lands_on_the_same_page(site, page):
     html = built(site, page)
-    alternates = parsed(html).alternates
+    alternates = {a.get("hreflang"): a.get("href") for a in built_page.parse(html).xpath("//a[@hreflang]")}
     assert set(alternates) == {"ko", "en"}
     for lang, href in alternates.items():
         # relative, so that it stays inside /<version>/ under mike (tools/site/theme_fixes.py)
@@ -90,7 +55,7 @@ def test_language_switcher_lands_on_the_same_page(site, page):
 @pytest.mark.parametrize("page", ALL, ids=ids)
 def test_nothing_is_loaded_from_another_host(site, page):
     text = built(site, page).read_text(encoding="utf-8")
-    remote = [u for u in parsed(built(site, page)).loads if re.match(r"^(https?:)?//", u)]
+    remote = [u for u in page_budget.loads(built(site, page))[0] if re.match(r"^(https?:)?//", u)]
     assert not remote, remote
     assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
     # Material fetches star counts from api.github.com for this component (overrides/)
@@ -101,7 +66,7 @@ def test_nothing_is_loaded_from_another_host(site, page):
 def test_code_blocks_are_rendered(site, page):
     text = built(site, page).read_text(encoding="utf-8")
     fences = scan_fences(page)
-    classes = parsed(built(site, page)).classes
+    classes = built_page.parse(built(site, page)).xpath("//@class")
     for run, fenced in ((True, sum(f.info == "python" for f in fences)),
                         (False, sum(f.info.startswith("{.python") for f in fences))):
         # never run by pytest-codeblocks: {.python .no-run}, an exercise's starter and check
@@ -122,12 +87,15 @@ def test_diagrams_are_drawn_svg_and_no_mermaid_is_loaded(site, page):
     assert 'class="mermaid"' not in text and "mermaid-11" not in text  # 1 MB gzipped saved
 
 
+def heading_ids(html: Path) -> list[str]:
+    return built_page.parse(html).xpath("//h1/@id | //h2/@id | //h3/@id | //h4/@id")
+
+
 def test_korean_headings_get_readable_anchors(site):
     for page in pages("ko"):
-        heading_ids = parsed(built(site, page)).heading_ids
-        assert not [i for i in heading_ids if re.fullmatch(r"_\d*", i)], heading_ids
-    intro = parsed(site / "intro" / "index.html")
-    assert "실행하며-정의define-by-run" in intro.heading_ids
+        ids = heading_ids(built(site, page))
+        assert not [i for i in ids if re.fullmatch(r"_\d*", i)], ids
+    assert "실행하며-정의define-by-run" in heading_ids(site / "intro" / "index.html")
 
 
 def test_theme_features_and_versioning_are_on(site):
@@ -276,28 +244,8 @@ def test_search_dialog_has_a_name(site):
     assert 'role="dialog" aria-label="Search"' in (site / "en" / "index.html").read_text(encoding="utf-8")
 
 
-class ArticleText(HTMLParser):
-    """The article's prose (outside code, scripts and MathML) and how many <math> it holds."""
-
-    SKIP = {"pre", "code", "script", "style", "math"}
-
-    def __init__(self, text: str):
-        super().__init__()
-        self.inside, self.skip, self.text, self.maths = 0, 0, [], 0
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        self.inside += tag == "article"
-        self.maths += tag == "math"
-        self.skip += self.inside > 0 and tag in self.SKIP
-
-    def handle_endtag(self, tag):
-        self.skip -= self.inside > 0 and tag in self.SKIP and self.skip > 0
-        self.inside -= tag == "article" and self.inside > 0
-
-    def handle_data(self, data):
-        if self.inside and not self.skip:
-            self.text.append(data)
+PROSE = ("//article//text()[not(ancestor::pre or ancestor::code or ancestor::script or ancestor::style or "
+         "ancestor::math or ancestor::div[contains(concat(' ', @class, ' '), ' clipboard-copy-txt ')])]")
 
 
 def has_math(page: Path) -> bool:
@@ -313,12 +261,11 @@ def test_formulas_are_typeset_as_mathml(site, page):
     if page.suffix == ".ipynb":  # its prose comes from its chapter's page
         lang, _, rest = page.relative_to(DOCS).as_posix().partition("/notebooks/")
         source = DOCS / lang / Path(rest).with_suffix(".md")
-    text = built(site, page).read_text(encoding="utf-8")
-    # mkdocs-jupyter's hidden copy of each code cell, for its copy button
-    article = ArticleText(re.sub(r'<div class="clipboard-copy-txt".*?</div>', "", text, flags=re.S))
-    text = "".join(article.text)
+    tree = built_page.parse(built(site, page))
+    # the article's prose: not code, nor mkdocs-jupyter's hidden copy of each code cell (PROSE)
+    text = "".join(tree.xpath(PROSE))
     if has_math(source):
-        assert article.maths, f"{page.relative_to(ROOT)} writes formulas but its page has no MathML"
+        assert tree.xpath("//math"), f"{page.relative_to(ROOT)} writes formulas but its page has no MathML"
     leftover = re.findall(r".{0,30}(?:\$|\\\(|\\\[).{0,30}", text)
     assert not leftover, f"raw LaTeX on the page: {leftover[:5]}"
 

@@ -28,13 +28,13 @@ import os
 import subprocess
 import sys
 from functools import cache
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from tools import browser as browser_tools
 from tools import facts
 from tools.browser import chromium, launch
+from tools.checks import built_page
 from tools.facts import ROOT
 
 BUDGET = 400 * 1024
@@ -79,30 +79,18 @@ def page_urls(site: Path) -> list[str]:
     return ["" if rel == "." else f"{rel}/" for rel in folders]
 
 
-class Loads(HTMLParser):
-    """What a page's HTML makes the browser fetch, and the settings Material's script reads."""
+FETCHED_LINKS = {"stylesheet", "icon", "preload", "modulepreload"}
 
-    def __init__(self, text: str):
-        super().__init__()
-        self.urls, self.lang, self.config, self._in_config = [], "en", {}, False
-        self.feed(text)
 
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "html":
-            self.lang = a.get("lang", "en")
-        if tag == "script" and a.get("src"):
-            self.urls.append(a["src"])
-        if tag == "link" and a.get("href") and set((a.get("rel") or "").split()) & {"stylesheet", "icon", "preload", "modulepreload"}:
-            self.urls.append(a["href"])
-        if tag in ("img", "source") and (a.get("src") or a.get("srcset")):
-            self.urls.append((a.get("src") or a["srcset"]).split()[0])
-        self._in_config = tag == "script" and a.get("id") == "__config"
-
-    def handle_data(self, data):
-        if self._in_config:
-            self.config = json.loads(data)
-            self._in_config = False
+def loads(page: Path) -> tuple[list[str], str, dict]:
+    """What a page's HTML makes the browser fetch, its language, and the settings Material's
+    script reads."""
+    tree = built_page.parse(page)
+    urls = tree.xpath("//script/@src")
+    urls += [link.get("href") for link in tree.xpath("//link[@href]") if set((link.get("rel") or "").split()) & FETCHED_LINKS]
+    urls += [(img.get("src") or img.get("srcset")).split()[0] for img in tree.xpath("//img[@src or @srcset] | //source[@src or @srcset]")]
+    config = tree.xpath('//script[@id="__config"]/text()')
+    return urls, tree.get("lang", "en"), json.loads(config[0]) if config else {}
 
 
 @cache  # a published site doesn't change while it is measured; most pages share their assets
@@ -119,22 +107,22 @@ def first_visit(site: Path, path: str) -> dict[str, int]:
     script then fetches: search, and mike's versions.json for the version selector. Data URLs and other hosts are not counted here (other
     hosts fail tests/test_site.py on their own)."""
     page = site / path / "index.html" if not path.endswith(".html") else site / path
-    loads = Loads(page.read_text(encoding="utf-8"))
+    urls, lang, config = loads(page)
     here = page.parent
     files = {page}
     by_palette = {"only-light": set(), "only-dark": set()}  # a visit shows one palette's figures
-    for url in loads.urls:
+    for url in urls:
         if url.startswith(("data:", "http:", "https:", "//")):
             continue
         path = (here / urlsplit(url).path).resolve()
         by_palette.get(urlsplit(url).fragment, files).add(path)
     files |= max(by_palette.values(), key=lambda fs: sum(served_bytes(f) for f in fs if f.is_file()))
-    search = loads.config.get("search")
+    search = config.get("search")
     if search:  # Material's search: the worker, the index of the page's language, lunr for it
         worker = (here / search).resolve()
         files.add(worker)
-        base = (here / loads.config["base"]).resolve()
-        index = base / "search" / f"search_index.{loads.lang}.json"
+        base = (here / config["base"]).resolve()
+        index = base / "search" / f"search_index.{lang}.json"
         files.add(index)
         langs = json.loads(index.read_text(encoding="utf-8"))["config"]["lang"]
         lunr = worker.parent.parent / "lunr" / "min"
@@ -143,8 +131,8 @@ def first_visit(site: Path, path: str) -> dict[str, int]:
             files.update(lunr / f"lunr.{lang}.min.js" for lang in langs if lang != "en")
         if len(langs) > 1:
             files.add(lunr / "lunr.multi.min.js")
-    if loads.config.get("version"):  # the version selector, where mike publishes the site
-        versions = (here / loads.config["base"]).resolve().parent / "versions.json"
+    if config.get("version"):  # the version selector, where mike publishes the site
+        versions = (here / config["base"]).resolve().parent / "versions.json"
         if versions.is_file():
             files.add(versions)
     missing = sorted(str(f) for f in files if not f.is_file())
