@@ -2,7 +2,7 @@
 
 A view is rendered again when the notebook, an installed renderer's version or a template
 changes; a build that takes every view from the cache is byte for byte the publish build,
-which rendered them all.
+which rendered the views the cache lacked.
 """
 
 import json
@@ -190,9 +190,10 @@ pytestmark = pytest.mark.background(start=build_and_serve, published=True)
 
 
 def test_a_cached_build_is_the_published_build(started_here, published):
-    """The publish build (the CI job's own steps) started with an empty cache folder, so it
-    rendered every view. The build from that folder takes every view from it and gives the
-    same site, file for file and byte for byte."""
+    """The publish build (the CI job's own steps) rendered every view its cache folder lacked:
+    all of them in a fresh clone (as in CI) or with CHAPTER_CACHE=off, the changed notebooks'
+    otherwise (the others were compared so when they were rendered). The build from that folder
+    takes every view from it and gives the same site, file for file and byte for byte."""
     proc = started_here["build"]
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = [line for line in proc.stderr.splitlines() if "notebook views:" in line]

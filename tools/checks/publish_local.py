@@ -124,23 +124,27 @@ def inputs_key() -> str:
 
 def kept() -> dict:
     """publish() once per set of inputs, into build/publish/kept-<key>: the other test process of
-    `make test` waits on the lock and takes it, and so does the next session if nothing changed."""
+    `make test` waits on the lock and takes it, and so does the next session if nothing changed.
+    Its build keeps notebook views in build/publish/notebook-views: it renders the changed ones."""
     PUBLISHED.mkdir(parents=True, exist_ok=True)
     out = PUBLISHED / f"kept-{inputs_key()}"
     done = out / "published.json"
     with FileLock(f"{out}.lock"):
         if not done.exists():
-            result = publish(out)
-            done.write_text(json.dumps({k: str(v.relative_to(out)) if isinstance(v, Path) else v
+            result = publish(out, views=PUBLISHED / "notebook-views")
+            done.write_text(json.dumps({k: os.path.relpath(v, out) if isinstance(v, Path) else v
                                         for k, v in result.items()}), encoding="utf-8")
         os.utime(done)
         point_latest_at(out)
     prune()
-    return {k: out / v if k in PATHS else v for k, v in json.loads(done.read_text(encoding="utf-8")).items()}
+    return {k: Path(os.path.normpath(out / v)) if k in PATHS else v
+            for k, v in json.loads(done.read_text(encoding="utf-8")).items()}
 
 
-def publish(out: Path | None = None) -> dict:
-    """Run the publish job's steps; return what ran and where gh-pages was unpacked."""
+def publish(out: Path | None = None, views: Path | None = None) -> dict:
+    """Run the publish job's steps; return what ran and where gh-pages was unpacked. The build
+    takes notebook views from `views` (tools/site/notebook_cache.py) and renders the ones it
+    lacks; without it, from an empty folder: it renders every view, as on a fresh runner."""
     fresh = out is None  # a folder of its own: `latest` names it when done (kept() names its own)
     if fresh:
         out = fresh_folder()
@@ -164,9 +168,8 @@ def publish(out: Path | None = None) -> dict:
 
     workflow_env, steps = publish_steps()
     env = fresh_runner_env(tmp)
-    # A new, empty folder for the notebook views (tools/site/notebook_cache.py): this build renders
-    # every view, as on a fresh runner, and leaves them for tests/test_notebook_cache.py.
-    env["NOTEBOOK_CACHE_DIR"] = str(out / "notebook-views")
+    # the views this build took or rendered: tests/test_notebook_cache.py builds the site from them
+    env["NOTEBOOK_CACHE_DIR"] = str(views or out / "notebook-views")
     # The runner installs only requirements-docs.txt; this venv has every pin, so imports of
     # anything else are refused instead (tools/checks/docs_only/sitecustomize.py).
     env.update(PYTHONPATH=str(DOCS_ONLY), DOCS_ONLY_REQUIREMENTS=str(src / "requirements-docs.txt"))
@@ -197,7 +200,7 @@ def publish(out: Path | None = None) -> dict:
             "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}
 
 
-PATHS = ("www", "site", "remote", "notebook_views")  # publish()'s result: these are folders in `out`
+PATHS = ("www", "site", "remote", "notebook_views")  # publish()'s result: these are folders
 
 
 def point_latest_at(out: Path) -> None:
