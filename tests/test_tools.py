@@ -583,7 +583,7 @@ def test_the_publish_is_made_once_per_set_of_inputs_and_the_three_last_are_kept(
 
     made = []
 
-    def publish(out, views):  # a stand-in for the CI job's steps: the folders publish() returns
+    def publish(out, views_from):  # a stand-in for the CI job's steps: the folders publish() returns
         made.append(out.name)
         for name in ("www", "views"):
             (out / name).mkdir(parents=True)

@@ -125,32 +125,34 @@ def inputs_key() -> str:
 def kept() -> dict:
     """publish() once per set of inputs, into build/publish/kept-<key>: the other test process of
     `make test` waits on the lock and takes it, and so does the next session if nothing changed.
-    Its build keeps notebook views in build/publish/notebook-views: it renders the changed ones."""
+    Its build starts from the notebook views of the publish taken last: it renders the changed ones."""
     PUBLISHED.mkdir(parents=True, exist_ok=True)
     out = PUBLISHED / f"kept-{inputs_key()}"
     done = out / "published.json"
     with FileLock(f"{out}.lock"):
         if not done.exists():
-            result = publish(out, views=PUBLISHED / "notebook-views")
-            done.write_text(json.dumps({k: os.path.relpath(v, out) if isinstance(v, Path) else v
+            result = publish(out, views_from=LATEST / "notebook-views")
+            done.write_text(json.dumps({k: str(v.relative_to(out)) if isinstance(v, Path) else v
                                         for k, v in result.items()}), encoding="utf-8")
         os.utime(done)
         point_latest_at(out)
     prune()
-    return {k: Path(os.path.normpath(out / v)) if k in PATHS else v
-            for k, v in json.loads(done.read_text(encoding="utf-8")).items()}
+    return {k: out / v if k in PATHS else v for k, v in json.loads(done.read_text(encoding="utf-8")).items()}
 
 
-def publish(out: Path | None = None, views: Path | None = None) -> dict:
+def publish(out: Path | None = None, views_from: Path | None = None) -> dict:
     """Run the publish job's steps; return what ran and where gh-pages was unpacked. The build
-    takes notebook views from `views` (tools/site/notebook_cache.py) and renders the ones it
-    lacks; without it, from an empty folder: it renders every view, as on a fresh runner."""
+    starts with the notebook views in `views_from` (tools/site/notebook_cache.py, linked, not
+    copied) and renders the ones missing; without it, every view, as on a fresh runner."""
     fresh = out is None  # a folder of its own: `latest` names it when done (kept() names its own)
     if fresh:
         out = fresh_folder()
     elif out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    views = out / "notebook-views"  # the build's own: it drops the views it did not ask for
+    if views_from is not None and views_from.is_dir():
+        shutil.copytree(views_from, views, copy_function=os.link)
     tmp = Path(tempfile.mkdtemp(prefix="publish-", dir=out))
     remote, src = out / "remote.git", tmp / "src"
     run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], out)
@@ -169,7 +171,7 @@ def publish(out: Path | None = None, views: Path | None = None) -> dict:
     workflow_env, steps = publish_steps()
     env = fresh_runner_env(tmp)
     # the views this build took or rendered: tests/test_notebook_cache.py builds the site from them
-    env["NOTEBOOK_CACHE_DIR"] = str(views or out / "notebook-views")
+    env["NOTEBOOK_CACHE_DIR"] = str(views)
     # The runner installs only requirements-docs.txt; this venv has every pin, so imports of
     # anything else are refused instead (tools/checks/docs_only/sitecustomize.py).
     env.update(PYTHONPATH=str(DOCS_ONLY), DOCS_ONLY_REQUIREMENTS=str(src / "requirements-docs.txt"))
@@ -200,7 +202,7 @@ def publish(out: Path | None = None, views: Path | None = None) -> dict:
             "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}
 
 
-PATHS = ("www", "site", "remote", "notebook_views")  # publish()'s result: these are folders
+PATHS = ("www", "site", "remote", "notebook_views")  # publish()'s result: these are folders in `out`
 
 
 def point_latest_at(out: Path) -> None:
