@@ -29,6 +29,7 @@ from tools.pages.docs_pages import url as url_of
 OLDER = publish_local.OLDER
 VERSION = facts.torch_minor()
 SHOTS = ROOT / "build" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +96,11 @@ def test_no_broken_internal_links_or_anchors(served):
 
 # ---- in a real browser ----
 
-@pytest.fixture
-def tab(browser, served):
-    """A page that records console errors and refuses any host but 127.0.0.1."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+@pytest.fixture(scope="module")
+def visitor(browser, served):
+    """One tab for the module's tests (each new one cost Chromium about 1 CPU-s): it records
+    console errors and refuses any host but 127.0.0.1."""
+    context = browser.new_context(viewport=DESKTOP)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=re.match(r"http://[^/]+", served[0]).group(0))
     page = context.new_page()
     page.errors, page.foreign = [], []
@@ -116,6 +118,18 @@ def tab(browser, served):
     context.close()
 
 
+@pytest.fixture
+def tab(visitor):
+    """The module's tab as a new one: blank, desktop-sized, no storage, nothing recorded."""
+    visitor.errors.clear()
+    visitor.foreign.clear()
+    visitor.set_viewport_size(DESKTOP)
+    yield visitor
+    if visitor.url.startswith("http"):
+        visitor.evaluate("localStorage.clear(); sessionStorage.clear()")  # Material keeps the palette there
+    visitor.goto("about:blank")
+
+
 # In the browser, one page of each kind (tests/test_site.py checks every page's HTML): the
 # homes, chapters with figures, a drawn diagram, annotations and tabs, a how-to, and
 # executed-notebook views (nbconvert's page would import Mermaid from a CDN).
@@ -128,8 +142,16 @@ IN_THE_BROWSER = [DOCS / p for p in (
 def test_page_loads_clean_and_downloads_its_own_language_index_only(tab, served, page):
     base, _ = served
     fetched = []
-    tab.on("request", lambda r: "/search/" in r.url and fetched.append(r.url.rsplit("/", 1)[-1]))
-    browser_tools.open_settled(tab, f"{base}{VERSION}/{url_of(page)}")
+
+    def search_request(r):
+        if "/search/" in r.url:
+            fetched.append(r.url.rsplit("/", 1)[-1])
+
+    tab.on("request", search_request)
+    try:
+        browser_tools.open_settled(tab, f"{base}{VERSION}/{url_of(page)}")
+    finally:
+        tab.remove_listener("request", search_request)
     assert tab.locator("article h1").count() == 1
     assert fetched == [f"search_index.{page.relative_to(DOCS).parts[0]}.json"], fetched
     assert not tab.errors, tab.errors
