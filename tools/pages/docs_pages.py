@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -132,7 +132,7 @@ def varies_note(lang: str, tolerance: Tolerance) -> str:
     return note.format(", ".join(parts))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fence:
     line: int
     info: str
@@ -226,7 +226,12 @@ def twin(page: Path, lang: str) -> Path:
 def scan_fences(page: Path) -> list[Fence]:
     """Every fence of a page, classified; raises DocsError on anything that would be
     skipped silently or that we don't know as never-run."""
-    numbered = enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+    return list(_scan_fences(page, page.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=512)  # a test session reads each page's fences about ten times
+def _scan_fences(page: Path, text: str) -> tuple[Fence, ...]:
+    numbered = enumerate(text.splitlines(), 1)
     fences: list[Fence] = []
     pending = None  # marker waiting for its fence: (keyword, line, tolerance)
     exercise = None  # the exercise fences seen so far, waiting for the rest: ("starter"|"check", line)
@@ -305,7 +310,7 @@ def scan_fences(page: Path) -> list[Fence]:
         raise DocsError(page, pending[1], "a marker at the end of the page has no fence")
     if exercise:
         raise DocsError(page, exercise[1], f"an exercise's {exercise[0]} fence has no solution after it")
-    return fences
+    return tuple(fences)
 
 
 def all_units(page: Path) -> list[Unit]:
