@@ -25,8 +25,8 @@ and publishes anew.
 The chapters and the publish start together at the start of the run; the jobs on the publish
 start beside them and wait for it; the modules' other jobs go one after another in a lane
 of their own once the build is done (the build has a core to itself meanwhile). The
-tests that wait for nothing run first, then the build's readers, the modules with a job, and
-the chapters last (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for
+tests that wait for nothing run first, then the build's readers, the modules with a job, the
+chapters, and last the tests that monkeypatch, once every job is done (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for
 the other jobs, then removes their folder.
 
 Every test that takes the `browser` fixture is marked `browser`: `make test` runs those in a
@@ -168,6 +168,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
     def rank(item):
+        if uses(item, "monkeypatch"):  # it changes what the jobs read: after them (pytest_runtest_setup)
+            return 4
         if uses(item, "chapter_runs"):
             return 3
         if uses(item, "started_here"):
@@ -191,6 +193,13 @@ def pytest_runtestloop(session):
         if uses(item, "started_here"):
             JOBS.module(item)
     return None
+
+
+def pytest_runtest_setup(item):
+    """A test that monkeypatches a module or the environment waits until no job runs: a job's
+    thread reads the same globals (a hidden torch once failed a script job's torch.save)."""
+    if uses(item, "monkeypatch"):
+        wait(list(JOBS.started.values()))
 
 
 def pytest_terminal_summary(terminalreporter):

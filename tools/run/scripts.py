@@ -16,10 +16,12 @@ from tools.run import no_network
 _GUARDED = no_network.guarded_env()
 
 
-def run_script(path: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """`python path args` from cwd, its output captured. The timeout is a hang guard, not a
-    budget: with every cache cold, at load 10, deploy's export.py took over 120 s."""
-    return subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=_GUARDED,
+def run_script(path: Path, *args: str, cwd: Path, path_first: Path | None = None) -> subprocess.CompletedProcess:
+    """`python path args` from cwd, its output captured; `path_first`: a folder searched for
+    imports before the installed packages. The timeout is a hang guard, not a budget: with
+    every cache cold, at load 10, deploy's export.py took over 120 s."""
+    env = _GUARDED if path_first is None else {**_GUARDED, "PYTHONPATH": f"{path_first}:{_GUARDED['PYTHONPATH']}"}
+    return subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
