@@ -26,8 +26,9 @@ The chapters and the publish start together at the start of the run; the jobs on
 start beside them and wait for it; the modules' other jobs go one after another in a lane
 of their own once the build is done (the build has a core to itself meanwhile). The
 tests that wait for nothing run first, then the build's readers, the modules with a job, the
-chapters, and last the tests that monkeypatch, once every job is done (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for
-the other jobs, then removes their folder.
+chapters, and last the tests that monkeypatch, once every job is done
+(pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for the other jobs,
+then removes their folder.
 
 Every test that takes the `browser` fixture is marked `browser`: `make test` runs those in a
 second pytest process beside the rest (`-m browser` and `-m "not browser"`, Makefile). Both

@@ -93,8 +93,8 @@ def heading_ids(html: Path) -> list[str]:
 
 def test_korean_headings_get_readable_anchors(site):
     for page in pages("ko"):
-        ids = heading_ids(built(site, page))
-        assert not [i for i in ids if re.fullmatch(r"_\d*", i)], ids
+        found = heading_ids(built(site, page))
+        assert not [i for i in found if re.fullmatch(r"_\d*", i)], found
     assert "실행하며-정의define-by-run" in heading_ids(site / "intro" / "index.html")
 
 
