@@ -198,8 +198,7 @@ def publish(out: Path | None = None, views_from: Path | None = None) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     if fresh:
         point_latest_at(out)
-    return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote,
-            "notebook_views": Path(env["NOTEBOOK_CACHE_DIR"])}
+    return {"ran": ran, "skipped": skipped, "www": www, "site": target, "remote": remote, "notebook_views": views}
 
 
 PATHS = ("www", "site", "remote", "notebook_views")  # publish()'s result: these are folders in `out`
