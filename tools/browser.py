@@ -11,9 +11,11 @@ import sys
 import threading
 from pathlib import Path
 
-# Headless and offline: no sandbox (root in containers), no background or update traffic.
+# Headless and offline: no sandbox (root in containers), no background or update traffic, and
+# no host but 127.0.0.1 resolves (a request to another fails at once; the tests record it).
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+        "--disable-component-update", "--no-first-run", "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 
 
 def chromium() -> str | None:

@@ -147,14 +147,15 @@ def measure(browser, url: str) -> dict:
     so the search index that Material's worker fetches on load is counted too."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    requests = []
+    requests, failed = [], []
     GzipHandler.sent.clear()
     page.on("requestfinished", lambda r: requests.append(r))
+    page.on("requestfailed", lambda r: failed.append(r.url))  # other hosts resolve nowhere (tools/browser.ARGS)
     browser_tools.open_settled(page, url)
     fcp = page.evaluate("() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
     host = urlsplit(url).hostname
     decoded = sum(len(r.response().body()) for r in requests if r.response() is not None)
-    foreign = [r.url for r in requests if urlsplit(r.url).hostname not in (host, None)]
+    foreign = [url for url in [r.url for r in requests] + failed if urlsplit(url).hostname not in (host, None)]
     context.close()
     return {"transferred": sum(GzipHandler.sent), "decoded": decoded, "requests": len(GzipHandler.sent) + len(foreign),
             "foreign": foreign, "fcp_ms": fcp}
