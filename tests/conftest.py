@@ -33,6 +33,8 @@ then removes their folder.
 Every test that takes the `browser` fixture is marked `browser`: `make test` runs those in a
 second pytest process beside the rest (`-m browser` and `-m "not browser"`, Makefile). Both
 take the same publish: the first waits on its lock and builds it, the other then takes it.
+`-m browser` collects only BROWSER_FILES (the others import torch and parse every page: 4 s
+before the publish could start); a browser test in any other file fails the collection.
 """
 
 import shutil
@@ -144,11 +146,18 @@ class Jobs:
 
 
 JOBS = Jobs()
+BROWSER_FILES = {"test_published_site.py", "test_accessibility.py", "test_tools.py"}
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "background(start=fn): run fn(folder) as this module's background job; "
                                        "its `started_here` fixture returns the result (tests/conftest.py)")
+
+
+def pytest_ignore_collect(collection_path, config):
+    if config.option.markexpr == "browser" and collection_path.name.startswith("test_"):
+        return collection_path.name not in BROWSER_FILES
+    return None
 
 
 def chapter_of(item) -> Path | None:
@@ -166,6 +175,8 @@ def uses(item, fixture: str) -> bool:
 def pytest_collection_modifyitems(items):
     for item in items:  # `browser`: the tests make test runs in its second process (Makefile)
         if uses(item, "browser"):
+            if item.path.name not in BROWSER_FILES:
+                raise pytest.UsageError(f"{item.nodeid} uses `browser`: add its file to BROWSER_FILES in tests/conftest.py")
             item.add_marker(pytest.mark.browser)
 
     def rank(item):
