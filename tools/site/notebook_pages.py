@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -72,12 +73,17 @@ def used_css_only(html: str, where: str) -> str:
     if not lab:
         raise PluginError(f"{where}: mkdocs-jupyter's inlined JupyterLab CSS moved: update tools/site/notebook_pages.py")
     classes = {c for value in re.findall(r"""class=["']([^"']*)["']""", html) for c in value.split()}
-    return html[:lab.start(2)] + _rules_used(lab.group(2), classes, where) + html[lab.end(2):]
+    try:
+        rules = _rules(lab.group(2))
+    except ValueError as e:
+        raise PluginError(f"{where}: cannot read the notebook CSS at {e}: update tools/site/notebook_pages.py") from None
+    return html[:lab.start(2)] + _rules_used(rules, classes) + html[lab.end(2):]
 
 
-def _rules_used(css: str, classes: set[str], where: str) -> str:
-    """The rules of `css` with the selectors whose classes all occur in the page (@media and
-    @supports pruned inside; @keyframes, @font-face and the like kept whole)."""
+@functools.lru_cache(maxsize=4)  # every view inlines the same stylesheet: read it once per build
+def _rules(css: str) -> tuple:
+    """The rules of `css`: (text kept whole), (@media or @supports, its rules) or
+    ((selector, the classes it needs)..., declarations)."""
     out, pos = [], 0
     for m in CSS_RULE.finditer(css):
         if m.start() != pos:
@@ -85,16 +91,30 @@ def _rules_used(css: str, classes: set[str], where: str) -> str:
         pos = m.end()
         at, inner, statement, selectors, declarations = m.groups()
         if at and at.startswith(("@media", "@supports")):
-            kept = _rules_used(inner, classes, where)
-            out.append(f"{at}{{{kept}}}" if kept else "")
+            out.append((at, _rules(inner)))
         elif at or statement:
-            out.append(m.group(0).strip())
+            out.append((m.group(0).strip(),))
         else:
-            used = [s for s in TOP_COMMA.split(selectors)
-                    if {c for c in CSS_CLASS.findall(NEGATED.sub("", s)) if not c.startswith(ADDED_BY_SCRIPTS)} <= classes]
-            out.append(f"{','.join(used)}{{{declarations}}}" if used else "")
+            out.append((tuple((s, frozenset(c for c in CSS_CLASS.findall(NEGATED.sub("", s)) if not c.startswith(ADDED_BY_SCRIPTS)))
+                              for s in TOP_COMMA.split(selectors)), declarations))
     if css[pos:].strip():
-        raise PluginError(f"{where}: cannot read the notebook CSS at {css[pos:pos + 60]!r}: update tools/site/notebook_pages.py")
+        raise ValueError(repr(css[pos:pos + 60]))
+    return tuple(out)
+
+
+def _rules_used(rules: tuple, classes: set[str]) -> str:
+    """The rules with the selectors whose classes all occur in the page (@media and @supports
+    pruned inside; @keyframes, @font-face and the like kept whole)."""
+    out = []
+    for rule in rules:
+        if len(rule) == 1:
+            out.append(rule[0])
+        elif isinstance(rule[1], tuple):
+            kept = _rules_used(rule[1], classes)
+            out.append(f"{rule[0]}{{{kept}}}" if kept else "")
+        else:
+            used = [s for s, needs in rule[0] if needs <= classes]
+            out.append(f"{','.join(used)}{{{rule[1]}}}" if used else "")
     return "".join(out)
 
 
