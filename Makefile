@@ -71,7 +71,7 @@ browser: $(STAMP)
 test: $(STAMP) browser $(AXE)
 	@mkdir -p build
 	@$(PY) -m pytest -m browser -p no:cacheprovider > build/test-browser.log 2>&1 & browser=$$!; \
-	  $(PY) -m pytest -m "not browser"; rest=$$?; wait $$browser; chromium=$$?; \
+	  nice -n 10 $(PY) -m pytest -m "not browser"; rest=$$?; wait $$browser; chromium=$$?; \
 	  echo "==== the Chromium tests (pytest -m browser), run beside the others: build/test-browser.log ===="; \
 	  cat build/test-browser.log; [ $$rest = 0 ] && [ $$chromium = 0 ]
 
