@@ -67,7 +67,8 @@ browser: $(STAMP)
 # Two pytest processes side by side: the Chromium tests (-m browser: mostly waiting on the
 # browser) and the rest (whose background jobs, tests/conftest.py, keep the cores busy). Both take
 # the one publish (tools/checks/publish_local.kept); the Chromium run's report follows the
-# other's. `$(PY) -m pytest` runs everything in one process.
+# other's. The rest run at nice 10: the Chromium process, which waits for the publish, is the
+# longer of the two. `$(PY) -m pytest` runs everything in one process.
 test: $(STAMP) browser $(AXE)
 	@mkdir -p build
 	@$(PY) -m pytest -m browser -p no:cacheprovider > build/test-browser.log 2>&1 & browser=$$!; \
