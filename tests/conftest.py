@@ -30,8 +30,8 @@ chapters, and last the tests that monkeypatch, once every job is done
 (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for the other jobs,
 then removes their folder.
 
-Every test that takes the `browser` fixture is marked `browser`: `make test` runs those in a
-second pytest process beside the rest (`-m browser` and `-m "not browser"`, Makefile). Both
+Every test that takes the `browser` fixture is marked `browser` (one that starts Chromium
+another way is marked by hand): `make test` runs those in a second pytest process beside the rest (`-m browser` and `-m "not browser"`, Makefile). Both
 take the same publish: the first waits on its lock and builds it, the other then takes it.
 `-m browser` collects only BROWSER_FILES (the others import torch and parse every page: 4 s
 before the publish could start); a browser test in any other file fails the collection.
@@ -174,9 +174,9 @@ def uses(item, fixture: str) -> bool:
 @pytest.hookimpl(tryfirst=True)  # before -m selects
 def pytest_collection_modifyitems(items):
     for item in items:  # `browser`: the tests make test runs in its second process (Makefile)
-        if uses(item, "browser"):
+        if uses(item, "browser") or item.get_closest_marker("browser"):
             if item.path.name not in BROWSER_FILES:
-                raise pytest.UsageError(f"{item.nodeid} uses `browser`: add its file to BROWSER_FILES in tests/conftest.py")
+                raise pytest.UsageError(f"{item.nodeid} drives Chromium: add its file to BROWSER_FILES in tests/conftest.py")
             item.add_marker(pytest.mark.browser)
 
     def rank(item):
