@@ -31,10 +31,11 @@ chapters, and last the tests that monkeypatch, once every job is done
 then removes their folder.
 
 Every test that takes the `browser` fixture is marked `browser` (one that starts Chromium
-another way is marked by hand): `make test` runs those in a second pytest process beside the rest (`-m browser` and `-m "not browser"`, Makefile). Both
-take the same publish: the first waits on its lock and builds it, the other then takes it.
-`-m browser` collects only BROWSER_FILES (the others import torch and parse every page: 4 s
-before the publish could start); a browser test in any other file fails the collection.
+another way is marked by hand): `make test` runs those in a second pytest process beside the
+rest (`-m browser` and `-m "not browser"`, Makefile). Both take the same publish: the first
+waits on its lock and builds it, the other then takes it. `-m browser` collects only
+BROWSER_FILES (the others import torch and parse every page: 4 s before the publish could
+start); a browser test in any other file fails the collection.
 """
 
 import shutil
