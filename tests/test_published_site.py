@@ -101,7 +101,7 @@ def test_no_broken_internal_links_or_anchors(served):
 @pytest.fixture(scope="module")
 def visitor(browser, served):
     """One tab for the module's tests (each new one cost Chromium about 1 CPU-s): it records
-    console errors and refuses any host but 127.0.0.1."""
+    console errors and the requests to other hosts, which fail (tools/browser.ARGS)."""
     context = browser.new_context(viewport=DESKTOP)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=re.match(r"http://[^/]+", served[0]).group(0))
     page = context.new_page()
