@@ -76,7 +76,7 @@ def test_no_broken_internal_links_or_anchors(served):
     _, www = served
     www = www.resolve()
     broken = []
-    # `latest` is mike's alias, a link to the version's folder: its pages are read once
+    # `latest` is mike's alias, a link to the version's folder: each page's links are checked once
     pages = {html.resolve() for version in (VERSION, "latest") for html in (www / facts.site_path().strip("/") / version).rglob("*.html")}
     for html in sorted(pages):
         for href in built_page.parse(html).xpath("//a/@href | //img/@src | //script/@src | //link/@href"):

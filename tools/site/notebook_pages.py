@@ -80,7 +80,7 @@ def used_css_only(html: str, where: str) -> str:
     return html[:lab.start(2)] + _rules_used(rules, classes) + html[lab.end(2):]
 
 
-@functools.lru_cache(maxsize=4)  # every view inlines the same stylesheet: read it once per build
+@functools.cache  # every view inlines the same stylesheet: read once per process, its @media blocks too
 def _rules(css: str) -> tuple:
     """The rules of `css`: (text kept whole), (@media or @supports, its rules) or
     ((selector, the classes it needs)..., declarations)."""
