@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import unittest
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +31,11 @@ def page(tmp_path, text, name="page.md"):
     p = tmp_path / name
     p.write_text(textwrap.dedent(text), encoding="utf-8")
     return p
+
+
+def logged_warnings():
+    """The warnings our site code logs under "mkdocs" (pytest's log capture is off: pyproject.toml)."""
+    return unittest.TestCase().assertLogs("mkdocs", "WARNING")
 
 
 def run_page(tmp_path, text, name="page.md"):
@@ -184,13 +190,15 @@ def test_every_diagram_is_drawn_and_no_drawing_is_unused():
     assert not unused, f"drawn diagrams no page uses (run `make diagrams`): {[p.name for p in unused]}"
 
 
-def test_an_undrawn_diagram_is_shown_live_and_warns(caplog):
+def test_an_undrawn_diagram_is_shown_live_and_warns():
     md = markdown.Markdown(extensions=["pymdownx.superfences"], extension_configs={
         "pymdownx.superfences": {"custom_fences": [
             {"name": "mermaid", "class": "mermaid", "format": diagrams.fence}]}})
-    html = md.convert("```mermaid\nflowchart LR\n  never --> drawn\n```\n")
+    with logged_warnings() as logs:
+        html = md.convert("```mermaid\nflowchart LR\n  never --> drawn\n```\n")
     assert '<pre class="mermaid">' in html  # Material draws it in the browser meanwhile
-    assert "has no drawn SVG" in caplog.text and "make diagrams" in caplog.text
+    [message] = logs.output
+    assert "has no drawn SVG" in message and "make diagrams" in message
 
 
 @pytest.mark.browser
@@ -346,7 +354,7 @@ def test_the_table_fills_an_indented_placeholder_and_no_notebook_shows_one():
         assert docs_pages.COMPAT_TABLE not in notebook.read_text(encoding="utf-8"), notebook
 
 
-def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
+def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path):
     """A formula latex2mathml cannot read is a warning under "mkdocs" (the strict build
     fails on it) that names the page and the line; a good one becomes MathML."""
     config = yaml.load((docs_pages.ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
@@ -358,10 +366,10 @@ def test_a_latex_error_fails_the_build_naming_page_and_line(tmp_path, caplog):
     html = markdown.markdown(src.read_text(encoding="utf-8"), extensions=["pymdownx.arithmatex"],
                              extension_configs={"pymdownx.arithmatex": arithmatex})
     page = SimpleNamespace(file=SimpleNamespace(src_uri="ko/x.md", abs_src_path=str(src)))
-    out = mathml.on_page_content(html, page, None, None)
+    with logged_warnings() as logs:
+        out = mathml.on_page_content(html, page, None, None)
     assert "<math><mrow><msub><mi>h</mi>" in out
-    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert record.name.startswith("mkdocs.")
+    [record] = logs.records
     assert record.getMessage().startswith(f"{docs_pages.rel(src)}:6: LaTeX error in `y = \\frac{{1}}{{x`")
 
 
