@@ -263,6 +263,13 @@ def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
         "unit": 1, "first": "output line 1: shows 'OK', printed 'ok'"}
 
 
+def test_a_chapter_that_hangs_is_stopped_naming_the_line_it_was_on(tmp_path):
+    p = page(tmp_path, "# T\n\n```python\nimport time\n\ntime.sleep(60)\n```\n")
+    run = runner.run_chapters([p], 1, tmp_path / "runs", timeout=4)[p]
+    assert run.error.startswith("timed out after 4 s; its threads were at:")
+    assert f'File "{docs_pages.rel(p)}", line 6 in <module>' in run.error
+
+
 def test_a_chapter_run_is_reused_only_while_nothing_it_reads_changed(tmp_path):
     """tools/run/chapter_cache.py: a run that passed is taken again; an edit to the page, a
     hand-written snippet, a variable PyTorch reads or the threads make it run again; a run

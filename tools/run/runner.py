@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import io
 import multiprocessing
 import os
@@ -39,6 +40,7 @@ from tools.pages.docs_pages import (DOCS, ROOT, DocsError, Unit, all_units, note
                               units)
 
 TIMEOUT_S = 300  # per chapter
+STACKS = "stacks-before-timeout.txt"  # where a chapter's process was, had it not ended by then
 CUDA = os.environ.get("REQUIRE_CUDA") == "1"
 # A unit "picks a device" when it uses the handbook's idiom or names CUDA itself; for an ```sh
 # unit, when a script it runs does.
@@ -159,10 +161,13 @@ def _run_exercise(unit: Unit, main: dict, cwd: Path) -> tuple[str | None, str]:
     return check_error, ""
 
 
-def _run_chapter(page: str, workdir: str, threads: int, conn) -> None:
+def _run_chapter(page: str, workdir: str, threads: int, timeout: float, conn) -> None:
     """The chapter's process: run every unit, send back a list of UnitRun dicts."""
     import torch
 
+    # the caller kills a chapter at `timeout`; a little before that, every thread's stack is
+    # written down, so the timeout names the line the chapter was stuck on
+    faulthandler.dump_traceback_later(timeout - min(10, timeout / 2), file=open(Path(workdir) / STACKS, "w"))
     torch.set_num_threads(threads)
     no_network.install()
     dark_figures.install()  # each saved figure gets its dark-palette twin
@@ -239,7 +244,7 @@ def _context():
 
 
 def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None = None,
-                 stop=None, cache: Path | None = None) -> dict[Path, ChapterRun]:
+                 stop=None, cache: Path | None = None, timeout: float = TIMEOUT_S) -> dict[Path, ChapterRun]:
     """Run the chapters of the given Korean pages, `workers` at a time (default: one per core).
     Their working directories stay under `keep` (figures to compare) until it is removed. Setting
     `stop` (a threading.Event) ends the run at once: its processes are killed. With `cache`
@@ -280,7 +285,7 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
             page = pending.pop(0)
             workdir = workdirs[page]
             parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_run_chapter, args=(str(page), str(workdir), threads, child))
+            proc = ctx.Process(target=_run_chapter, args=(str(page), str(workdir), threads, timeout, child))
             proc.start()
             child.close()
             running[page] = (proc, parent, time.monotonic(), workdir)
@@ -291,9 +296,10 @@ def run_chapters(todo: list[Path], workers: int | None = None, keep: Path | None
                     message = conn.recv()
                 except EOFError:
                     message = {"error": f"the chapter's process died (exit code {proc.join(5) or proc.exitcode})"}
-            elif time.monotonic() - started > TIMEOUT_S:
+            elif time.monotonic() - started > timeout:
                 proc.kill()
-                message = {"error": f"timed out after {TIMEOUT_S} s"}
+                stacks = (workdir / STACKS).read_text()
+                message = {"error": f"timed out after {timeout} s" + f"; its threads were at:\n{stacks}" * bool(stacks)}
             if message is None:
                 continue
             proc.join(10)
