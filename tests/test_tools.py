@@ -265,8 +265,8 @@ def test_runner_reports_an_output_that_differs_and_a_failing_line(tmp_path):
 
 def test_a_chapter_that_hangs_is_stopped_naming_the_line_it_was_on(tmp_path):
     p = page(tmp_path, "# T\n\n```python\nimport time\n\ntime.sleep(60)\n```\n")
-    run = runner.run_chapters([p], 1, tmp_path / "runs", timeout=6)[p]  # its stack is written at 3 s
-    assert run.error.startswith("timed out after 6 s; its threads were at:")
+    run = runner.run_chapters([p], 1, tmp_path / "runs", timeout=10)[p]  # its stack is written at 5 s
+    assert run.error.startswith("timed out after 10 s; its threads were at:")
     assert f'File "{docs_pages.rel(p)}", line 6 in <module>' in run.error
 
 
