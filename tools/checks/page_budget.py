@@ -159,7 +159,7 @@ def measure(tab, url: str) -> dict:
     GzipHandler.sent.clear()
 
     def seen(r):  # finished, or failed: other hosts resolve nowhere (tools/browser.ARGS)
-        requests.append(r)
+        requests.append(r)  # (a def: Playwright sets an attribute on its handlers, requests.append takes none)
 
     for event in ("requestfinished", "requestfailed"):
         tab.on(event, seen)
