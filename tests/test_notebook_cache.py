@@ -2,7 +2,8 @@
 
 A view is rendered again when the notebook, an installed renderer's version or a template
 changes; a build that takes every view from the cache is byte for byte the publish build,
-which rendered the views the cache lacked.
+which rendered the views the cache lacked. The same holds for highlighted code blocks
+(tools/site/highlight_cache.py), kept in the same folder.
 """
 
 import json
@@ -11,13 +12,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 from mkdocs_jupyter import nbconvert2
 
 from tools import facts
-from tools.site import notebook_cache
+from tools.site import highlight_cache, notebook_cache
 from tools.checks import bench
 from tools.pages.docs_pages import DOCS, ROOT
 
@@ -53,6 +55,23 @@ def test_same_inputs_render_once_and_give_the_renderers_view(notebook, counted):
     assert len(renders) == 1
     assert first == again == nbconvert2.nb2html(notebook, **OPTIONS)
 
+
+
+def test_a_block_is_highlighted_once_per_code_lexer_and_formatter(tmp_path, monkeypatch):
+    """The HTML pymdownx gets is pygments'; the same code, lexer and formatter again come from
+    the cache, and other code, another lexer option or another formatter option do not."""
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+    from pymdownx import highlight
+
+    monkeypatch.setenv("NOTEBOOK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(highlight_cache, "_cache", {})
+    highlight_cache.on_config(SimpleNamespace(config_file_path=str(ROOT / "mkdocs.yml")))
+    for code, lexer, formatter in [("x = 1", {}, {}), ("x = 1", {}, {}), ("x = 2", {}, {}),
+                                   ("x = 1", {"stripnl": False}, {}), ("x = 1", {}, {"linenos": "table"})]:
+        html = highlight.highlight(code, PythonLexer(**lexer), HtmlFormatter(**formatter))
+        assert html == highlight.highlight.__wrapped__(code, PythonLexer(**lexer), HtmlFormatter(**formatter))
+    assert highlight_cache._cache["counts"] == [1, 4]  # from the cache, highlighted
 
 # What changes a view, each made after a first render: (render options, text the new view shows)
 
@@ -130,7 +149,7 @@ else:  # the hook's way: compiled templates shared, the views rendered by a work
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
-    from tools.site import notebook_cache
+    from tools.site import highlight_cache, notebook_cache
     notebook_cache._share_compiled_templates()
     cache = notebook_cache.ViewCache(Path(os.environ["VIEWS"]))
     pool = cache.prefetch([("nb2html", p, options) for p in paths],
@@ -200,6 +219,9 @@ def test_a_cached_build_is_the_published_build(started_here, published):
     notebooks = len(list(DOCS.glob("*/notebooks/**/*.ipynb")))
     assert len(said) == 2 and all(" 0 rendered" in line for line in said), said  # ko, en
     assert sum(int(line.split("notebook views: ")[1].split()[0]) for line in said) == 2 * notebooks
+    # tools/site/highlight_cache.py: "code blocks: N from the cache, 0 highlighted", once a language
+    blocks = [line.split("code blocks: ")[1].split() for line in proc.stderr.splitlines() if "code blocks:" in line]
+    assert len(blocks) == 2 and all(int(b[0]) > 0 and b[4] == "0" for b in blocks), blocks
     built, published_site = started_here["site"], published["site"] / facts.torch_minor()
     names = {p.relative_to(built) for p in built.rglob("*") if p.is_file()}
     assert names == {p.relative_to(published_site) for p in published_site.rglob("*") if p.is_file()}

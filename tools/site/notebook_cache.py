@@ -141,12 +141,22 @@ class ViewCache:
             self.started[name] = (pool.submit(getattr(nbconvert2, kind), nb_path, **kwargs), lang)
         return pool
 
-    def prune(self, since: float) -> None:
-        """Drop the views no build asked for since `since` (a notebook's older contents)."""
-        for path in self.folder.glob("*.json"):
-            with contextlib.suppress(OSError):  # gone already: another build pruned it
-                if path.stat().st_mtime < since:
-                    path.unlink()
+
+
+def prune(folder: Path, since: float) -> None:
+    """Drop the entries no build asked for since `since` (a notebook's or a block's older contents)."""
+    for path in folder.glob("*.json"):
+        with contextlib.suppress(OSError):  # gone already: another build pruned it
+            if path.stat().st_mtime < since:
+                path.unlink()
+
+
+def folder(config) -> Path | None:
+    """Where the views are kept (None: NOTEBOOK_CACHE=off); tools/site/highlight_cache.py keeps
+    its blocks in highlight/ under it."""
+    if os.environ.get("NOTEBOOK_CACHE", "on") == "off":
+        return None
+    return Path(os.environ.get("NOTEBOOK_CACHE_DIR") or Path(config.config_file_path).parent / VIEWS)
 
 
 # ---- compiled templates shared between nbconvert's exporters -----------------------------
@@ -199,13 +209,11 @@ def on_config(config):
     file once per process and calls this before each build (each language, each rebuild
     of `mkdocs serve`), so every build takes the renderer's fingerprint again."""
     global _cache
-    if os.environ.get("NOTEBOOK_CACHE", "on") == "off":
+    if folder(config) is None:
         return config
     from mkdocs_jupyter import convert
 
-    root = Path(config.config_file_path).parent
-    folder = Path(os.environ.get("NOTEBOOK_CACHE_DIR") or root / VIEWS)
-    _cache = ViewCache(folder, _early)
+    _cache = ViewCache(folder(config), _early)
     for kind in ("nb2html", "nb2md"):
         render = getattr(convert, kind)
         setattr(convert, kind, _cache.wrap(kind, getattr(render, "__wrapped__", render)))
@@ -269,4 +277,4 @@ def on_shutdown():
     if _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
     if _cache is not None and _built:
-        _cache.prune(_started_at)
+        prune(_cache.folder, _started_at)
