@@ -22,7 +22,7 @@ help:
 	@echo "make serve     set up .venv and serve the site on http://127.0.0.1:8000"
 	@echo "make test      set up .venv and run every check CI runs"
 	@echo "make test-gpu  run every unit of every page on CUDA (REQUIRE_CUDA=1); fails without a GPU"
-	@echo "make test-browser  only the published-site and Chromium tests"
+	@echo "make test-browser  only the published-site Chromium tests (make test's second process)"
 	@echo "make snippets  regenerate snippets/ and the notebooks from the pages"
 	@echo "make diagrams  draw the pages' mermaid diagrams into docs/assets/diagrams/ (Chromium)"
 	@echo "make outputs [PAGES=docs/ko/x.md]  run the pages once; rewrite their outputs, figures, notebooks"
@@ -64,7 +64,7 @@ browser: $(STAMP)
 	      { echo "error: no Chromium found: install Debian's chromium package or set CHROMIUM=/path/to/chromium"; exit 1; }; \
 	  fi; }
 
-# Two pytest processes side by side: the Chromium tests (-m browser: mostly waiting on the
+# Two pytest processes side by side: most Chromium tests (-m browser: mostly waiting on the
 # browser) and the rest (whose background jobs, tests/conftest.py, keep the cores busy). Both take
 # the one publish (tools/checks/publish_local.kept); the Chromium run's report follows the
 # other's. No nice: at nice 10 the chapters got a tenth of a core beside Chromium's renderers, and

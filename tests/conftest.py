@@ -17,7 +17,8 @@ test file runs alone (`.venv/bin/pytest tests/test_site.py` pays only for the bu
 
 A job with `cache=True` (a script's training runs) is kept in .cache/chapter-runs/jobs/ under a
 key of everything the chapters' key holds besides a page (tools/run/chapter_cache.py: the
-hand-written scripts, the runner, the packages, the CPU) and its test file; the next session
+hand-written scripts, the runner, the packages, the CPU), its test file and the files in its
+`reads=[...]` (from the checkout's root: the page or notebook it runs, for one); the next session
 takes its result and files from there, and the tests check them again. An entry whose tests
 failed is dropped, so the next session runs the job again; CHAPTER_CACHE=off runs every job
 and publishes anew.
@@ -30,14 +31,16 @@ chapters, and last the tests that monkeypatch, once every job is done
 (pytest_collection_modifyitems). Ctrl-C stops the chapters' run, waits for the other jobs,
 then removes their folder.
 
-Every test that takes the `browser` fixture is marked `browser` (one that starts Chromium
-another way is marked by hand): `make test` runs those in a second pytest process beside the
-rest (`-m browser` and `-m "not browser"`, Makefile). Both take the same publish: the first
+The Chromium tests of BROWSER_FILES (those that take the `browser` fixture, or are marked
+`browser` by hand) are marked `browser`: `make test` runs them in a second pytest process beside
+the rest (`-m browser` and `-m "not browser"`, Makefile). Both take the same publish: the first
 waits on its lock and builds it, the other then takes it. `-m browser` collects only
 BROWSER_FILES (the others import torch and parse every page: 4 s before the publish could
-start); a browser test in any other file fails the collection.
+start). A Chromium test in another file runs in the first process: tests/test_accessibility.py's
+do, so that the two processes end together (they ended 18 s apart, 2-core AMD EPYC).
 """
 
+import hashlib
 import shutil
 import tempfile
 import threading
@@ -47,6 +50,7 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
 STOP = threading.Event()  # set on Ctrl-C: the chapters' run kills its processes
 
 
@@ -104,17 +108,18 @@ class Jobs:
         if "publish" in self.started:  # after the build: it has its core then, and Chromium can start
             self.start("publish-done", wait, [self.started["publish"]], lane=True)
         if mark.kwargs.get("cache"):
-            return self.start(name, self.kept, name, Path(node.module.__file__), start, folder, lane=True)
+            reads = [Path(node.module.__file__), *(ROOT / p for p in mark.kwargs.get("reads", ()))]
+            return self.start(name, self.kept, name, reads, start, folder, lane=True)
         return self.start(name, start, folder, lane=True)
 
-    def kept(self, name: str, test_file: Path, start, folder: Path):
+    def kept(self, name: str, reads: list[Path], start, folder: Path):
         """start(folder), or its result and files as a session with the same inputs left them."""
         from tools.run import chapter_cache
 
         cache = chapter_cache.folder()
         if cache is None:
             return start(folder)
-        key = chapter_cache.key(self.common(), test_file)
+        key = hashlib.sha256(self.common() + b"".join(p.read_bytes() for p in reads)).hexdigest()[:24]
         found, result = chapter_cache.load_job(cache, name, key, folder)
         if found:
             self.reused.add(name)
@@ -147,7 +152,7 @@ class Jobs:
 
 
 JOBS = Jobs()
-BROWSER_FILES = {"test_published_site.py", "test_accessibility.py", "test_tools.py"}
+BROWSER_FILES = {"test_published_site.py", "test_tools.py"}
 
 
 def pytest_configure(config):
@@ -175,9 +180,7 @@ def uses(item, fixture: str) -> bool:
 @pytest.hookimpl(tryfirst=True)  # before -m selects
 def pytest_collection_modifyitems(items):
     for item in items:  # `browser`: the tests make test runs in its second process (Makefile)
-        if uses(item, "browser") or item.get_closest_marker("browser"):
-            if item.path.name not in BROWSER_FILES:
-                raise pytest.UsageError(f"{item.nodeid} drives Chromium: add its file to BROWSER_FILES in tests/conftest.py")
+        if item.path.name in BROWSER_FILES and (uses(item, "browser") or item.get_closest_marker("browser")):
             item.add_marker(pytest.mark.browser)
 
     def rank(item):

@@ -152,7 +152,7 @@ def reader_run(folder):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-pytestmark = pytest.mark.background(start=reader_run)
+pytestmark = pytest.mark.background(start=reader_run, cache=True, reads=[READER_PAGE, "pyproject.toml"])  # kept: tests/conftest.py
 
 
 def test_a_reader_can_run_one_page_with_pytest_codeblocks(started_here):

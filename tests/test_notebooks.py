@@ -44,7 +44,7 @@ def run_in_a_kernel(folder):
     return nb
 
 
-pytestmark = pytest.mark.background(start=run_in_a_kernel)
+pytestmark = pytest.mark.background(start=run_in_a_kernel, cache=True, reads=[IN_A_KERNEL])  # kept: tests/conftest.py
 
 
 def test_a_notebook_runs_in_a_jupyter_kernel_with_its_stored_outputs(started_here):

@@ -141,7 +141,8 @@ def require_cuda_run(folder):
                           cwd=ROOT, env=dict(os.environ, REQUIRE_CUDA="1"), capture_output=True, text=True, timeout=300)
 
 
-pytestmark = pytest.mark.background(start=require_cuda_run)
+pytestmark = pytest.mark.background(start=require_cuda_run, cache=True,  # kept: tests/conftest.py
+                                     reads=["tests/test_chapters.py", "tests/conftest.py", "pyproject.toml", "docs/ko/intro.md"])
 
 
 def test_require_cuda_refuses_to_pass_without_cuda(started_here):
