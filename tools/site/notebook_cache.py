@@ -142,7 +142,6 @@ class ViewCache:
         return pool
 
 
-
 def prune(folder: Path, since: float) -> None:
     """Drop the entries no build asked for since `since` (a notebook's or a block's older contents)."""
     for path in folder.glob("*.json"):
