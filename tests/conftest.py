@@ -40,7 +40,6 @@ start). A Chromium test in another file runs in the first process: tests/test_ac
 do, so that the two processes end together (they ended 18 s apart, 2-core AMD EPYC).
 """
 
-import hashlib
 import shutil
 import tempfile
 import threading
@@ -119,7 +118,7 @@ class Jobs:
         cache = chapter_cache.folder()
         if cache is None:
             return start(folder)
-        key = hashlib.sha256(self.common() + b"".join(p.read_bytes() for p in reads)).hexdigest()[:24]
+        key = chapter_cache.key(self.common(), *reads)
         found, result = chapter_cache.load_job(cache, name, key, folder)
         if found:
             self.reused.add(name)

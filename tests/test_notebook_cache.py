@@ -56,7 +56,6 @@ def test_same_inputs_render_once_and_give_the_renderers_view(notebook, counted):
     assert first == again == nbconvert2.nb2html(notebook, **OPTIONS)
 
 
-
 def test_a_block_is_highlighted_once_per_code_lexer_and_formatter(tmp_path, monkeypatch):
     """The HTML pymdownx gets is pygments'; the same code, lexer and formatter again come from
     the cache, and other code, another lexer option or another formatter option do not."""
@@ -72,6 +71,7 @@ def test_a_block_is_highlighted_once_per_code_lexer_and_formatter(tmp_path, monk
         html = highlight.highlight(code, PythonLexer(**lexer), HtmlFormatter(**formatter))
         assert html == highlight.highlight.__wrapped__(code, PythonLexer(**lexer), HtmlFormatter(**formatter))
     assert highlight_cache._cache["counts"] == [1, 4]  # from the cache, highlighted
+
 
 # What changes a view, each made after a first render: (render options, text the new view shows)
 
@@ -149,7 +149,7 @@ else:  # the hook's way: compiled templates shared, the views rendered by a work
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
-    from tools.site import highlight_cache, notebook_cache
+    from tools.site import notebook_cache
     notebook_cache._share_compiled_templates()
     cache = notebook_cache.ViewCache(Path(os.environ["VIEWS"]))
     pool = cache.prefetch([("nb2html", p, options) for p in paths],

@@ -73,10 +73,11 @@ def inputs(threads: int, root: Path = ROOT, environ=ENVIRON) -> bytes:
     return h.digest()
 
 
-def key(common: bytes, page: Path) -> str:
-    """The page's key: taken when the run starts and used to store it, so nothing that
-    changes meanwhile (a test's monkeypatch, an edit) can file a run under another key."""
-    return hashlib.sha256(common + page.read_bytes()).hexdigest()[:24]
+def key(common: bytes, *files: Path) -> str:
+    """A page's key (or a job's: its test file and what it reads): taken when the run starts and
+    used to store it, so nothing that changes meanwhile (a monkeypatch, an edit) can file a run
+    under another key."""
+    return hashlib.sha256(common + b"".join(f.read_bytes() for f in files)).hexdigest()[:24]
 
 
 def load(cache: Path, key: str, workdir: Path) -> dict | None:

@@ -51,7 +51,8 @@ def _highlight(code, lexer, formatter, outfile=None):
     return html
 
 
-_highlight.__wrapped__ = highlight.highlight
+# pygments' own, also when this file is loaded a second time (a test imports it)
+_highlight.__wrapped__ = getattr(highlight.highlight, "__wrapped__", highlight.highlight)
 highlight.highlight = _highlight
 
 
